@@ -1,0 +1,51 @@
+# etcd-monitor. Two commands matter: `make run` and `make test` (README).
+GO            ?= go
+BIN           := $(CURDIR)/bin
+PKGS          := ./...
+# Pinned test-time tools (DESIGN.md "Dependencies"). Installed into ./bin when
+# missing; never committed.
+PROMETHEUS_VERSION   := v0.316.0
+ALERTMANAGER_VERSION := v0.28.1
+
+export PATH := $(BIN):$(PATH)
+
+.PHONY: all build run test unit lint tools bench stack clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/etcd-monitor ./cmd/etcd-monitor
+
+# With no endpoints given, `run` starts a 3-member etcd cluster in-process and
+# serves the monitor against it. `make run ARGS="--etcd.endpoints=..."` watches
+# a real cluster instead.
+run: build
+ifeq ($(strip $(ARGS)),)
+	$(BIN)/etcd-monitor demo
+else
+	$(BIN)/etcd-monitor serve $(ARGS)
+endif
+
+# Every test: static checks, then all packages with the real tools on PATH.
+test: tools lint
+	$(GO) test -count=1 -timeout 25m $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+tools: $(BIN)/promtool $(BIN)/prometheus $(BIN)/alertmanager $(BIN)/amtool
+
+$(BIN)/promtool $(BIN)/prometheus:
+	GOBIN=$(BIN) $(GO) install github.com/prometheus/prometheus/cmd/$(notdir $@)@$(PROMETHEUS_VERSION)
+
+$(BIN)/alertmanager $(BIN)/amtool:
+	GOBIN=$(BIN) $(GO) install github.com/prometheus/alertmanager/cmd/$(notdir $@)@$(ALERTMANAGER_VERSION)
+
+# Go benchmarks behind the figures in docs/performance.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 $(PKGS)
+
+clean:
+	rm -rf $(BIN) dist
