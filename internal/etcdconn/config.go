@@ -1,0 +1,228 @@
+// Package etcdconn holds how etcd-monitor connects to an etcd cluster:
+// endpoints, timeouts, TLS and authentication. Every subcommand that talks to
+// etcd (serve, check, benchmark, defrag, snapshot) registers the same flags
+// through this package, and the multi-cluster config file uses the same
+// struct, so there is one place that validates them.
+package etcdconn
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+)
+
+// Defaults match etcdctl's, so operators meet the timeouts they know.
+const (
+	DefaultDialTimeout    = 2 * time.Second
+	DefaultRequestTimeout = 5 * time.Second
+)
+
+// Config is one cluster's connection settings. Field names double as YAML
+// keys in the multi-cluster config file.
+type Config struct {
+	Endpoints          []string      `yaml:"endpoints"`
+	DialTimeout        time.Duration `yaml:"dial_timeout"`
+	RequestTimeout     time.Duration `yaml:"request_timeout"`
+	CAFile             string        `yaml:"ca_file"`
+	CertFile           string        `yaml:"cert_file"`
+	KeyFile            string        `yaml:"key_file"`
+	InsecureSkipVerify bool          `yaml:"insecure_skip_verify"`
+	Username           string        `yaml:"username"`
+	PasswordFile       string        `yaml:"password_file"`
+
+	// Filled by Load; never serialised or logged.
+	password string
+	tls      *tls.Config
+	loaded   bool
+}
+
+// FieldError names the setting that is wrong. Field is the YAML key; flag
+// users see it mapped to the flag name (see FlagName).
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func fieldErr(field string, format string, args ...any) error {
+	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// Load validates the settings, normalises endpoints to URLs with a scheme,
+// reads the password file and the TLS material. Everything that can be wrong
+// with user input is found here, before any connection is attempted.
+func (c *Config) Load() error {
+	if c.DialTimeout == 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.DialTimeout < 0 {
+		return fieldErr("dial_timeout", "must be positive, got %s", c.DialTimeout)
+	}
+	if c.RequestTimeout < 0 {
+		return fieldErr("request_timeout", "must be positive, got %s", c.RequestTimeout)
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		if c.CertFile == "" {
+			return fieldErr("cert_file", "required when key_file is set")
+		}
+		return fieldErr("key_file", "required when cert_file is set")
+	}
+	useTLS := c.CAFile != "" || c.CertFile != "" || c.InsecureSkipVerify
+	if len(c.Endpoints) == 0 {
+		return fieldErr("endpoints", "at least one endpoint is required")
+	}
+	eps := make([]string, 0, len(c.Endpoints))
+	for _, raw := range c.Endpoints {
+		ep, err := NormalizeEndpoint(raw, useTLS)
+		if err != nil {
+			return fieldErr("endpoints", "%w", err)
+		}
+		if strings.HasPrefix(ep, "https://") {
+			useTLS = true
+		}
+		eps = append(eps, ep)
+	}
+	c.Endpoints = eps
+	if c.PasswordFile != "" {
+		if c.Username == "" {
+			return fieldErr("username", "required when password_file is set")
+		}
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return fieldErr("password_file", "%w", err)
+		}
+		c.password = strings.TrimRight(string(b), "\r\n")
+		if c.password == "" {
+			return fieldErr("password_file", "%s is empty", c.PasswordFile)
+		}
+	} else if c.Username != "" {
+		return fieldErr("password_file", "required when username is set (passwords are read from a file, never a flag)")
+	}
+	if useTLS {
+		tc, err := c.buildTLS()
+		if err != nil {
+			return err
+		}
+		c.tls = tc
+	}
+	c.loaded = true
+	return nil
+}
+
+func (c *Config) buildTLS() (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.InsecureSkipVerify} //nolint:gosec // the user asked for it explicitly
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fieldErr("ca_file", "%w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fieldErr("ca_file", "%s holds no PEM certificate", c.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if c.CertFile != "" {
+		if _, err := os.Stat(c.CertFile); err != nil {
+			return nil, fieldErr("cert_file", "%w", err)
+		}
+		if _, err := os.Stat(c.KeyFile); err != nil {
+			return nil, fieldErr("key_file", "%w", err)
+		}
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fieldErr("cert_file", "loading key pair: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// NormalizeEndpoint turns "host:port" or a URL into a URL with a scheme, as
+// the per-member connections and the HTTP /version call need one.
+func NormalizeEndpoint(raw string, useTLS bool) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", errors.New("empty endpoint")
+	}
+	if !strings.Contains(raw, "://") {
+		scheme := "http"
+		if useTLS {
+			scheme = "https"
+		}
+		raw = scheme + "://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("endpoint %q: %w", raw, err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+	default:
+		return "", fmt.Errorf("endpoint %q: scheme must be http or https", raw)
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil || host == "" || port == "" {
+		return "", fmt.Errorf("endpoint %q: want host:port", raw)
+	}
+	if u.Path != "" && u.Path != "/" {
+		return "", fmt.Errorf("endpoint %q: unexpected path %q", raw, u.Path)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+// TLS returns the client TLS configuration, nil for plain connections.
+func (c *Config) TLS() *tls.Config { return c.tls }
+
+// HasAuth reports whether a user name and password are configured.
+func (c *Config) HasAuth() bool { return c.Username != "" }
+
+// ClientConfig builds a clientv3 configuration for the given endpoints with
+// these settings. The client logs nothing itself: its errors come back to the
+// caller, which logs them with context.
+func (c *Config) ClientConfig(endpoints []string) clientv3.Config {
+	if !c.loaded {
+		panic("etcdconn: ClientConfig called before Load")
+	}
+	return clientv3.Config{
+		Endpoints:   endpoints,
+		DialTimeout: c.DialTimeout,
+		// Keepalive detects a member that stopped answering on an open
+		// connection, so the next call redials instead of waiting on it.
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: c.RequestTimeout,
+		TLS:                  c.tls,
+		Username:             c.Username,
+		Password:             c.password,
+		Logger:               zap.NewNop(),
+		DialOptions:          []grpc.DialOption{},
+	}
+}
+
+// New connects a clientv3 client to the given endpoints (all of the
+// configured ones when none are given).
+func (c *Config) New(endpoints ...string) (*clientv3.Client, error) {
+	if len(endpoints) == 0 {
+		endpoints = c.Endpoints
+	}
+	cli, err := clientv3.New(c.ClientConfig(endpoints))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", strings.Join(endpoints, ","), err)
+	}
+	return cli, nil
+}

@@ -1,0 +1,106 @@
+package etcdconn
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/cli"
+)
+
+// flagNames maps Config's YAML keys to the flags that set them, so an error
+// found by Load names the flag the user typed.
+var flagNames = map[string]string{
+	"endpoints":            "--etcd.endpoints",
+	"dial_timeout":         "--etcd.dial-timeout",
+	"request_timeout":      "--etcd.request-timeout",
+	"ca_file":              "--etcd.cacert",
+	"cert_file":            "--etcd.cert",
+	"key_file":             "--etcd.key",
+	"insecure_skip_verify": "--etcd.insecure-skip-verify",
+	"username":             "--etcd.username",
+	"password_file":        "--etcd.password-file",
+}
+
+// Flags are the etcd connection flags of one subcommand.
+type Flags struct {
+	endpoints      *string
+	endpointsAlias *string
+	cfg            Config
+}
+
+// FlagRegisterer is a kingpin application or command.
+type FlagRegisterer interface {
+	Flag(name, help string) *kingpin.FlagClause
+}
+
+// RegisterFlags adds the etcd connection flags to a command. Environment
+// variables (ETCD_MONITOR_ETCD_…) come from the application's DefaultEnvars.
+func RegisterFlags(app FlagRegisterer, defaultEndpoints string) *Flags {
+	f := &Flags{}
+	f.endpoints = app.Flag("etcd.endpoints", "Comma-separated etcd client URLs (host:port or http(s)://host:port). Other members are found through the member list.").
+		Default(defaultEndpoints).String()
+	// The seed's spelling, kept so existing command lines work.
+	f.endpointsAlias = app.Flag("endpoints", "Alias of --etcd.endpoints.").Hidden().NoEnvar().String()
+	app.Flag("etcd.dial-timeout", "Timeout for establishing a connection to a member.").
+		Default(DefaultDialTimeout.String()).DurationVar(&f.cfg.DialTimeout)
+	app.Flag("etcd.request-timeout", "Deadline of every single etcd request.").
+		Default(DefaultRequestTimeout.String()).DurationVar(&f.cfg.RequestTimeout)
+	app.Flag("etcd.cacert", "CA bundle that verifies the members' client certificates.").StringVar(&f.cfg.CAFile)
+	app.Flag("etcd.cert", "Client certificate for mutual TLS.").StringVar(&f.cfg.CertFile)
+	app.Flag("etcd.key", "Private key of --etcd.cert.").StringVar(&f.cfg.KeyFile)
+	app.Flag("etcd.insecure-skip-verify", "Do not verify the members' certificates (testing only).").BoolVar(&f.cfg.InsecureSkipVerify)
+	app.Flag("etcd.username", "etcd user (auth enabled clusters).").StringVar(&f.cfg.Username)
+	app.Flag("etcd.password-file", "File holding the etcd user's password (never given as a flag).").StringVar(&f.cfg.PasswordFile)
+	return f
+}
+
+// Config validates the parsed flags and returns the loaded configuration.
+// Errors are UsageErrors naming the flag.
+func (f *Flags) Config() (*Config, error) {
+	cfg := f.cfg
+	raw := *f.endpoints
+	if *f.endpointsAlias != "" {
+		raw = *f.endpointsAlias
+	}
+	cfg.Endpoints = nil
+	for _, ep := range strings.Split(raw, ",") {
+		if ep = strings.TrimSpace(ep); ep != "" {
+			cfg.Endpoints = append(cfg.Endpoints, ep)
+		}
+	}
+	if cfg.DialTimeout <= 0 {
+		return nil, cli.Usagef("--etcd.dial-timeout: must be positive, got %s", cfg.DialTimeout)
+	}
+	if cfg.RequestTimeout <= 0 {
+		return nil, cli.Usagef("--etcd.request-timeout: must be positive, got %s", cfg.RequestTimeout)
+	}
+	if err := cfg.Load(); err != nil {
+		return nil, AsUsage(err)
+	}
+	return &cfg, nil
+}
+
+// AsUsage turns a FieldError from Load into a UsageError naming the flag.
+func AsUsage(err error) error {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		name, ok := flagNames[fe.Field]
+		if !ok {
+			name = fe.Field
+		}
+		return cli.Usagef("%s: %v", name, fe.Err)
+	}
+	return cli.Usagef("%v", err)
+}
+
+// PositiveDuration is a helper for interval flags: zero or negative values
+// are bad input.
+func PositiveDuration(flag string, d time.Duration) error {
+	if d <= 0 {
+		return cli.Usagef("%s: must be positive, got %s", flag, d)
+	}
+	return nil
+}
