@@ -1,0 +1,174 @@
+package collector
+
+import (
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const namespace = "etcd_monitor"
+
+// Label names shared by every series (DESIGN.md "The metric contract").
+const (
+	LabelCluster  = "etcd_cluster"
+	LabelMember   = "member"
+	LabelEndpoint = "endpoint"
+)
+
+var (
+	clusterLabels = []string{LabelCluster}
+	memberLabels  = []string{LabelCluster, LabelMember, LabelEndpoint}
+)
+
+func newDesc(name, help string, labels []string, extra ...string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, append(append([]string(nil), labels...), extra...), nil)
+}
+
+// SnapshotSource lists the latest snapshot of every watched cluster.
+type SnapshotSource interface {
+	Snapshots() []*Snapshot
+}
+
+// ClusterCollector exposes the checkers' latest snapshots. It only reads
+// published snapshots, so a scrape costs microseconds and never waits on a
+// member.
+type ClusterCollector struct {
+	src SnapshotSource
+
+	info, members, learners, healthy, quorumSize, hasQuorum, tolerance, hasLeader *prometheus.Desc
+	leaderChanges, raftTerm, lastLeaderChange, splitBrain, membershipChanges      *prometheus.Desc
+	revision                                                                      *prometheus.Desc
+
+	checkDuration, checkSuccess, lastCheck *prometheus.Desc
+
+	mUp, mHealthy, mPartitioned, mLeader, mLearner, mInfo *prometheus.Desc
+	mDBSize, mDBInUse, mDBQuota, mTerm, mIndex, mApplied  *prometheus.Desc
+	mIndexLag, mApplyLag, mAlarm                          *prometheus.Desc
+}
+
+// NewClusterCollector returns a collector over src.
+func NewClusterCollector(src SnapshotSource) *ClusterCollector {
+	return &ClusterCollector{
+		src:               src,
+		info:              newDesc("cluster_info", "Cluster identity: cluster_id (hex) and the cluster version reported by /version.", clusterLabels, "cluster_id", "version"),
+		members:           newDesc("cluster_members", "Voting members in the member list (unstarted members count, and count as down).", clusterLabels),
+		learners:          newDesc("cluster_learners", "Learners in the member list.", clusterLabels),
+		healthy:           newDesc("cluster_members_healthy", "Voting members that served a linearizable read in the last check.", clusterLabels),
+		quorumSize:        newDesc("cluster_quorum_size", "Votes needed for quorum: floor(voting members/2)+1.", clusterLabels),
+		hasQuorum:         newDesc("cluster_has_quorum", "1 if some member served a linearizable read in the last check (ReadIndex needs quorum).", clusterLabels),
+		tolerance:         newDesc("cluster_failure_tolerance", "Healthy voting members minus quorum size, never below 0: how many more members may fail.", clusterLabels),
+		hasLeader:         newDesc("cluster_has_leader", "1 if the reachable members agree on a leader.", clusterLabels),
+		leaderChanges:     newDesc("cluster_leader_changes_total", "Leader changes observed by the monitor.", clusterLabels),
+		raftTerm:          newDesc("cluster_raft_term", "Highest raft term seen; its increase() counts elections the poll missed.", clusterLabels),
+		lastLeaderChange:  newDesc("cluster_last_leader_change_timestamp_seconds", "When the monitor last observed a leader change.", clusterLabels),
+		splitBrain:        newDesc("cluster_split_brain", "1 if reachable members named different leaders in 2 or more consecutive checks.", clusterLabels),
+		membershipChanges: newDesc("cluster_membership_changes_total", "Members added or removed since the monitor started.", clusterLabels),
+		revision:          newDesc("cluster_revision", "Newest store revision seen; its rate is the write rate (probe writes included).", clusterLabels),
+
+		checkDuration: newDesc("check_duration_seconds", "Duration of the last background check round.", clusterLabels),
+		checkSuccess:  newDesc("check_success", "1 if the last check obtained a member list and reached at least one member.", clusterLabels),
+		lastCheck:     newDesc("last_check_timestamp_seconds", "When the cluster was last checked (member and endpoint empty), and when each member last answered its Status call.", memberLabels),
+
+		mUp:          newDesc("member_up", "1 if the member answered its Status call in the last check.", memberLabels),
+		mHealthy:     newDesc("member_healthy", "1 if a linearizable read through this member succeeded (serializable for learners; permission errors and alarms count as served).", memberLabels),
+		mPartitioned: newDesc("member_partitioned", "1 if the member is reachable but for 2+ checks had no leader, another term than the majority, or a raft index standing still while the leader's advanced.", memberLabels),
+		mLeader:      newDesc("member_is_leader", "1 if the member is the cluster's leader.", memberLabels),
+		mLearner:     newDesc("member_is_learner", "1 if the member is a learner.", memberLabels),
+		mInfo:        newDesc("member_info", "Member identity and server version (version skew shows here).", memberLabels, "member_id", "peer_urls", "version"),
+		mDBSize:      newDesc("member_db_size_bytes", "Physical backend size (what the quota and NOSPACE use).", memberLabels),
+		mDBInUse:     newDesc("member_db_size_in_use_bytes", "Logical backend size in use; the difference to db_size is reclaimable by defragmentation.", memberLabels),
+		mDBQuota:     newDesc("member_db_quota_bytes", "Backend quota: from Status on etcd 3.6+, else the configured --etcd.quota-backend-bytes.", memberLabels),
+		mTerm:        newDesc("member_raft_term", "Raft term of the member.", memberLabels),
+		mIndex:       newDesc("member_raft_index", "Raft index of the member.", memberLabels),
+		mApplied:     newDesc("member_raft_applied_index", "Raft applied index of the member.", memberLabels),
+		mIndexLag:    newDesc("member_raft_index_lag", "Leader's raft index minus this member's, never below 0 (polls are not atomic: alert with a for).", memberLabels),
+		mApplyLag:    newDesc("member_raft_apply_lag", "Raft index minus applied index (etcd refuses requests past 5000).", memberLabels),
+		mAlarm:       newDesc("member_alarm", "An active alarm (NOSPACE, CORRUPT) on this member.", memberLabels, "alarm"),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *ClusterCollector) Describe(ch chan<- *prometheus.Desc) {
+	prometheus.DescribeByCollect(c, ch)
+}
+
+// Collect implements prometheus.Collector.
+func (c *ClusterCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.src.Snapshots() {
+		if s != nil {
+			c.collectSnapshot(ch, s)
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (c *ClusterCollector) collectSnapshot(ch chan<- prometheus.Metric, s *Snapshot) {
+	g := func(d *prometheus.Desc, v float64, lv ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
+	}
+	cnt := func(d *prometheus.Desc, v float64, lv ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, lv...)
+	}
+	cl := s.Cluster
+	var clusterID string
+	if s.ClusterID != 0 {
+		clusterID = IDHex(s.ClusterID)
+	}
+	g(c.info, 1, cl, clusterID, s.Version)
+	g(c.members, float64(s.VotingMembers), cl)
+	g(c.learners, float64(s.Learners), cl)
+	g(c.healthy, float64(s.HealthyVoting), cl)
+	g(c.quorumSize, float64(s.QuorumSize), cl)
+	g(c.hasQuorum, b2f(s.HasQuorum), cl)
+	g(c.tolerance, float64(s.FailureTolerance), cl)
+	g(c.hasLeader, b2f(s.HasLeader), cl)
+	cnt(c.leaderChanges, float64(s.LeaderChanges), cl)
+	g(c.raftTerm, float64(s.RaftTerm), cl)
+	if !s.LastLeaderChange.IsZero() {
+		g(c.lastLeaderChange, float64(s.LastLeaderChange.UnixMilli())/1e3, cl)
+	}
+	g(c.splitBrain, b2f(s.SplitBrain), cl)
+	cnt(c.membershipChanges, float64(s.MembershipChanges), cl)
+	g(c.revision, float64(s.Revision), cl)
+	g(c.checkDuration, s.Duration.Seconds(), cl)
+	g(c.checkSuccess, b2f(s.Success), cl)
+	g(c.lastCheck, float64(s.Time.UnixMilli())/1e3, cl, "", "")
+
+	for i := range s.Members {
+		m := &s.Members[i]
+		lv := []string{cl, m.Label(), m.Endpoint}
+		g(c.mUp, b2f(m.Up), lv...)
+		g(c.mHealthy, b2f(m.Healthy), lv...)
+		g(c.mPartitioned, b2f(m.Partitioned), lv...)
+		g(c.mLeader, b2f(m.IsLeader), lv...)
+		g(c.mLearner, b2f(m.Learner), lv...)
+		var id string
+		if m.ID != 0 {
+			id = IDHex(m.ID)
+		}
+		g(c.mInfo, 1, append(lv, id, strings.Join(m.PeerURLs, ","), m.Version)...)
+		if !m.LastSeen.IsZero() {
+			g(c.lastCheck, float64(m.LastSeen.UnixMilli())/1e3, lv...)
+		}
+		for _, a := range m.Alarms {
+			g(c.mAlarm, 1, append(lv, a)...)
+		}
+		if !m.Up {
+			continue // no stale numbers for a member that did not answer
+		}
+		g(c.mDBSize, float64(m.DBSize), lv...)
+		g(c.mDBInUse, float64(m.DBSizeInUse), lv...)
+		g(c.mDBQuota, float64(m.DBQuota), lv...)
+		g(c.mTerm, float64(m.RaftTerm), lv...)
+		g(c.mIndex, float64(m.RaftIndex), lv...)
+		g(c.mApplied, float64(m.RaftAppliedIndex), lv...)
+		g(c.mIndexLag, float64(m.RaftIndexLag), lv...)
+		g(c.mApplyLag, float64(m.RaftApplyLag), lv...)
+	}
+}

@@ -1,0 +1,135 @@
+package collector
+
+import (
+	"strconv"
+	"time"
+)
+
+// Snapshot is what one check round learned about a cluster. It is immutable
+// once published: collectors, the REST API and the status page read it
+// without locks, so a scrape never waits for a member.
+type Snapshot struct {
+	Cluster  string
+	Time     time.Time // when the round finished
+	Duration time.Duration
+	// Success: a member list is known and at least one member answered.
+	Success bool
+
+	ClusterID uint64
+	Version   string // cluster version from a member's /version
+
+	Members []MemberState // sorted by name, then ID
+
+	VotingMembers    int
+	Learners         int
+	HealthyVoting    int
+	QuorumSize       int
+	FailureTolerance int
+	HasQuorum        bool
+	HasLeader        bool
+	LeaderID         uint64
+	RaftTerm         uint64
+	Revision         int64
+	SplitBrain       bool
+
+	LeaderChanges     uint64
+	LastLeaderChange  time.Time // zero until a change is observed
+	MembershipChanges uint64
+	// LeaderHistory holds the most recent changes, oldest first.
+	LeaderHistory []LeaderChange
+}
+
+// MemberState is one member as seen in one round.
+type MemberState struct {
+	ID         uint64
+	Name       string
+	Endpoint   string // client URL checked; empty for unstarted members
+	PeerURLs   []string
+	ClientURLs []string
+	Learner    bool
+	Unstarted  bool
+
+	Up      bool   // answered Status
+	Healthy bool   // served a read (linearizable; serializable for learners)
+	Err     string // why not up or not healthy, for people
+	// LastSeen is when the member last answered Status (zero if never).
+	LastSeen time.Time
+
+	// From the member's Status (valid when Up).
+	Version          string
+	DBSize           int64
+	DBSizeInUse      int64
+	DBQuota          int64 // from Status on 3.6+, else the configured quota
+	RaftTerm         uint64
+	RaftIndex        uint64
+	RaftAppliedIndex uint64
+	Leader           uint64 // the leader this member follows (0: none)
+	Revision         int64
+	Alarms           []string // NOSPACE, CORRUPT raised for this member
+
+	IsLeader     bool
+	Partitioned  bool
+	RaftIndexLag uint64
+	RaftApplyLag uint64
+
+	statusErrors []string // Status.Errors: alarms of the whole cluster
+}
+
+// Label is the member's `member` label: its name, or its hex ID when it has
+// none (unstarted members).
+func (m *MemberState) Label() string {
+	if m.Name != "" {
+		return m.Name
+	}
+	if m.ID != 0 {
+		return IDHex(m.ID)
+	}
+	return m.Endpoint
+}
+
+// IDHex formats a member or cluster ID the way etcdctl prints it.
+func IDHex(id uint64) string { return strconv.FormatUint(id, 16) }
+
+// LeaderChange is one observed change of leader.
+type LeaderChange struct {
+	Time     time.Time
+	From     uint64 // 0 when there was no leader before
+	FromName string
+	To       uint64
+	ToName   string
+	Term     uint64
+}
+
+// Leader returns the leading member, nil when there is none.
+func (s *Snapshot) Leader() *MemberState {
+	if s == nil || !s.HasLeader {
+		return nil
+	}
+	for i := range s.Members {
+		if s.Members[i].ID == s.LeaderID {
+			return &s.Members[i]
+		}
+	}
+	return nil
+}
+
+// Alarms lists the active alarms of the cluster as "member:ALARM".
+func (s *Snapshot) Alarms() []string {
+	var out []string
+	for _, m := range s.Members {
+		for _, a := range m.Alarms {
+			out = append(out, m.Label()+":"+a)
+		}
+	}
+	return out
+}
+
+// Partitioned reports whether any member is partitioned.
+func (s *Snapshot) Partitioned() bool {
+	for _, m := range s.Members {
+		if m.Partitioned {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/cli"
+	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
+)
+
+// DefaultListenAddress uses 9379, the port registered for an etcd exporter.
+const DefaultListenAddress = ":9379"
+
+// Flags are the monitor's flags other than the etcd connection: shared by
+// `serve` and `demo`.
+type Flags struct {
+	web           *web.FlagConfig
+	apiPort       *int
+	telemetryPath *string
+	interval      *time.Duration
+	quota         *int64
+	clusterName   *string
+}
+
+// RegisterFlags adds the monitor flags to cmd.
+func RegisterFlags(cmd *kingpin.CmdClause, defaultInterval time.Duration) *Flags {
+	f := &Flags{}
+	f.web = kingpinflag.AddFlags(cmd, DefaultListenAddress)
+	f.apiPort = cmd.Flag("api-port", "The seed's flag: sets the port of --web.listen-address.").Hidden().NoEnvar().Int()
+	f.telemetryPath = cmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+	f.interval = cmd.Flag("health-check-interval", "How often every member is checked.").Default(defaultInterval.String()).Duration()
+	f.quota = cmd.Flag("etcd.quota-backend-bytes", "Backend quota assumed for members that do not report theirs (etcd before 3.6); etcd's default is 2 GiB.").
+		Default(strconv.Itoa(collector.DefaultQuotaBackendBytes)).Int64()
+	f.clusterName = cmd.Flag("cluster.name", "Name of the cluster: the etcd_cluster label.").Default("default").String()
+	return f
+}
+
+// WebConfig returns the listener configuration, with the seed's --api-port
+// applied.
+func (f *Flags) WebConfig() (*web.FlagConfig, error) {
+	if *f.apiPort != 0 {
+		if *f.apiPort < 0 || *f.apiPort > 65535 {
+			return nil, cli.Usagef("--api-port: %d is not a port", *f.apiPort)
+		}
+		addrs := []string{net.JoinHostPort("", strconv.Itoa(*f.apiPort))}
+		f.web.WebListenAddresses = &addrs
+	}
+	return f.web, nil
+}
+
+// Options validates the flags and returns the monitor options for one
+// cluster reached through conn.
+func (f *Flags) Options(conn *etcdconn.Config) (Options, error) {
+	if err := etcdconn.PositiveDuration("--health-check-interval", *f.interval); err != nil {
+		return Options{}, err
+	}
+	if *f.quota <= 0 {
+		return Options{}, cli.Usagef("--etcd.quota-backend-bytes: must be positive, got %d", *f.quota)
+	}
+	if *f.clusterName == "" {
+		return Options{}, cli.Usagef("--cluster.name: must not be empty")
+	}
+	if p := *f.telemetryPath; p == "" || p[0] != '/' {
+		return Options{}, cli.Usagef("--web.telemetry-path: must start with /, got %q", p)
+	}
+	return Options{
+		TelemetryPath: *f.telemetryPath,
+		Clusters: []collector.ClusterConfig{{
+			Name:                *f.clusterName,
+			Conn:                conn,
+			HealthCheckInterval: *f.interval,
+			QuotaBackendBytes:   *f.quota,
+		}},
+	}, nil
+}
+
+// Run starts a monitor with opts and serves it until ctx is done.
+func Run(ctx context.Context, logger *slog.Logger, opts Options, webCfg *web.FlagConfig) error {
+	m := New(opts, logger)
+	m.Start()
+	defer m.Close()
+	for _, c := range opts.Clusters {
+		logger.Info("watching etcd cluster", "etcd_cluster", c.Name, "endpoints", c.Conn.Endpoints, "interval", c.HealthCheckInterval)
+	}
+	return m.Serve(ctx, webCfg)
+}
+
+// RegisterServe registers `serve`, the default command.
+func RegisterServe(app *kingpin.Application) cli.Command {
+	cmd := app.Command("serve", "Watch etcd clusters and serve /metrics (the default command).").Default()
+	conn := etcdconn.RegisterFlags(cmd, "127.0.0.1:2379")
+	flags := RegisterFlags(cmd, 10*time.Second)
+	return cli.Command{Clause: cmd, Run: func(ctx context.Context, logger *slog.Logger) error {
+		c, err := conn.Config()
+		if err != nil {
+			return err
+		}
+		opts, err := flags.Options(c)
+		if err != nil {
+			return err
+		}
+		webCfg, err := flags.WebConfig()
+		if err != nil {
+			return err
+		}
+		return Run(ctx, logger, opts, webCfg)
+	}}
+}

@@ -1,0 +1,113 @@
+// Package server runs the monitor: one background checker per watched
+// cluster, and the HTTP side (/metrics, landing page) on the exporter-toolkit
+// listener, so --web.config.file's TLS and basic auth protect all of it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/etcd-monitor/etcd-monitor/collector"
+)
+
+// Options configure a monitor.
+type Options struct {
+	Clusters      []collector.ClusterConfig
+	TelemetryPath string
+}
+
+// Monitor is a running set of checkers and the registry that exposes them.
+type Monitor struct {
+	opts     Options
+	logger   *slog.Logger
+	Checkers collector.Checkers
+	Registry *prometheus.Registry
+}
+
+// New builds a monitor; Start begins checking.
+func New(opts Options, logger *slog.Logger) *Monitor {
+	if opts.TelemetryPath == "" {
+		opts.TelemetryPath = "/metrics"
+	}
+	m := &Monitor{opts: opts, logger: logger}
+	for _, c := range opts.Clusters {
+		m.Checkers = append(m.Checkers, collector.NewChecker(c, logger))
+	}
+	// Our own registry: in demo mode, etcd's in-process servers register
+	// their metrics on the default one, and those belong to etcd's /metrics.
+	m.Registry = prometheus.NewRegistry()
+	m.Registry.MustRegister(
+		versioncollector.NewCollector("etcd_monitor"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collector.NewClusterCollector(m.Checkers),
+	)
+	return m
+}
+
+// Start starts the background checkers.
+func (m *Monitor) Start() { m.Checkers.Start() }
+
+// Close stops the checkers and closes their connections.
+func (m *Monitor) Close() { m.Checkers.Close() }
+
+// Handler serves the telemetry path and the landing page.
+func (m *Monitor) Handler() (http.Handler, error) {
+	mux := http.NewServeMux()
+	mux.Handle(m.opts.TelemetryPath, promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
+		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelError),
+		EnableOpenMetrics: true,
+		// A broken metric must not hide the others.
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+	if m.opts.TelemetryPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "etcd-monitor",
+			Description: "Cluster-level health, quorum, leader history, alarms and synthetic latency of etcd clusters",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: m.opts.TelemetryPath, Text: "Metrics"},
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("landing page: %w", err)
+		}
+		mux.Handle("/", landing)
+	}
+	return mux, nil
+}
+
+// Serve runs the HTTP server on the exporter-toolkit listener until ctx is
+// done, then shuts it down gracefully.
+func (m *Monitor) Serve(ctx context.Context, flags *web.FlagConfig) error {
+	h, err := m.Handler()
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- web.ListenAndServe(srv, flags, m.logger) }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("web server: %w", err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		return nil
+	}
+}
