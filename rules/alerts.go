@@ -1,0 +1,481 @@
+package rules
+
+// The rule definitions. Expressions and annotations are written once with
+// ${...} placeholders that render fills from the Config:
+//
+//	${C}                    the cluster label name
+//	${mon METRIC matchers}  METRIC{<monitor selector>,matchers}
+//	${etcd METRIC ...}      the same with etcd's own job
+//	${node METRIC}          node_exporter series on etcd hosts (cluster label set)
+//	${fs METRIC}            the same, restricted to etcd's data filesystem
+//	${snap METRIC}          series pushed by `etcd-monitor snapshot save`
+//	${t.NAME}               a threshold as a PromQL number (durations in seconds)
+//	${h.NAME}               the same threshold for people (50ms, 75%, 6GiB)
+//	${w.NAME}               a window as a PromQL duration; ${ws.NAME} in seconds
+//	${for}                  the alert's `for` (people's form)
+//	${value}                the alert's value formatted for people
+//
+// {{ ... }} is Prometheus' own template language, evaluated when the alert fires.
+
+const (
+	groupMonitorRecording = "etcd-monitor.recording"
+	groupEtcdRecording    = "etcd.recording"
+	groupMonitor          = "etcd-monitor.monitor"
+	groupAvailability     = "etcd-monitor.availability"
+	groupProbes           = "etcd-monitor.probes"
+	groupCapacity         = "etcd-monitor.capacity"
+	groupConsistency      = "etcd-monitor.consistency"
+	groupPerformance      = "etcd-monitor.performance"
+	groupHosts            = "etcd-monitor.hosts"
+	groupBackup           = "etcd-monitor.backup"
+)
+
+var groupOrder = []string{
+	groupMonitorRecording, groupEtcdRecording,
+	groupMonitor, groupAvailability, groupProbes, groupCapacity,
+	groupConsistency, groupPerformance, groupHosts, groupBackup,
+}
+
+type recordDef struct {
+	group  string
+	record string
+	expr   string
+}
+
+type alertDef struct {
+	group    string
+	name     string
+	forKey   string // yaml name in For
+	severity string
+	expr     string
+	summary  string
+	desc     string
+	value    string // Prometheus template printing $value
+	node     bool   // needs node_exporter
+}
+
+// Probe outcome rates. The histogram observes successful probes only (a
+// failed probe's duration is its timeout, which would drown the latency), so
+// attempts are failures plus histogram count. Either side may have no series
+// yet (counters with labels appear on their first increment): `or 0 * other`
+// keeps the ratio defined.
+func probeFailureRatio(by string) string {
+	f := "sum by (" + by + ") (rate(${mon etcd_monitor_probe_failures_total}[${w.rate}]))"
+	s := "sum by (" + by + ") (rate(${mon etcd_monitor_probe_duration_seconds_count}[${w.rate}]))"
+	f0 := "(" + f + " or 0 * " + s + ")"
+	s0 := "(" + s + " or 0 * " + f + ")"
+	return f0 + "\n/\n(" + f0 + "\n  + " + s0 + " > 0)"
+}
+
+// gRPC codes that mean the server failed the request. Canceled (the client
+// went away, e.g. every watch that ends), and client mistakes (InvalidArgument,
+// NotFound, OutOfRange for a compacted revision, PermissionDenied,
+// FailedPrecondition) are not failures of etcd.
+const grpcFailureCodes = `grpc_code=~"Unknown|DeadlineExceeded|ResourceExhausted|Internal|Unavailable|DataLoss"`
+
+// Watch and LeaseKeepAlive are long-lived streams: they end when a client,
+// a member or a connection goes away, which is not a failed request.
+const grpcNotStreams = `grpc_method!~"Watch|LeaseKeepAlive"`
+
+func grpcFailureRatio(by string) string {
+	f := "sum by (" + by + ") (rate(${etcd grpc_server_handled_total " + grpcNotStreams + "," + grpcFailureCodes + "}[${w.rate}]))"
+	t := "sum by (" + by + ") (rate(${etcd grpc_server_handled_total " + grpcNotStreams + "}[${w.rate}]))"
+	return "(" + f + " or 0 * " + t + ")\n/\n(" + t + " >= ${t.grpc_min_request_rate})"
+}
+
+func quantile(q, by, metric, sel string) string {
+	return "histogram_quantile(" + q + ", sum by (" + by + ", le) (rate(${" + sel + " " + metric + "_bucket}[${w.rate}])))"
+}
+
+// Recording rules are named level:metric:operation, the level being the
+// labels kept; it starts with the cluster label, so names follow the config.
+func recordDefs() []recordDef {
+	const probe = "etcd_monitor_probe_duration_seconds"
+	return []recordDef{
+		{groupMonitorRecording, "${C}_operation:etcd_monitor_probe_duration_seconds:p50", quantile("0.5", "${C}, operation", probe, "mon")},
+		{groupMonitorRecording, "${C}_operation:etcd_monitor_probe_duration_seconds:p95", quantile("0.95", "${C}, operation", probe, "mon")},
+		{groupMonitorRecording, "${C}_operation:etcd_monitor_probe_duration_seconds:p99", quantile("0.99", "${C}, operation", probe, "mon")},
+		{groupMonitorRecording, "${C}_member_operation:etcd_monitor_probe_duration_seconds:p99", quantile("0.99", "${C}, member, endpoint, operation", probe, "mon")},
+		{groupMonitorRecording, "${C}_operation:etcd_monitor_probe_failures:ratio", probeFailureRatio("${C}, operation")},
+		{groupMonitorRecording, "${C}_member:etcd_monitor_probe_failures:ratio", probeFailureRatio("${C}, member, endpoint")},
+		{groupMonitorRecording, "${C}:etcd_monitor_probe_failures:ratio", probeFailureRatio("${C}")},
+		{groupMonitorRecording, "${C}_member:etcd_monitor_member_db_size_bytes:quota_ratio",
+			"max by (${C}, member, endpoint) (${mon etcd_monitor_member_db_size_bytes})\n/\n(max by (${C}, member, endpoint) (${mon etcd_monitor_member_db_quota_bytes}) > 0)"},
+		{groupMonitorRecording, "${C}_member:etcd_monitor_member_db_size_bytes:fragmentation_ratio",
+			"1 - max by (${C}, member, endpoint) (${mon etcd_monitor_member_db_size_in_use_bytes})\n/\n(max by (${C}, member, endpoint) (${mon etcd_monitor_member_db_size_bytes}) > 0)"},
+		// The revision only grows (a restore from snapshot starts a new
+		// history, which rate() takes for a reset), so its rate is the write
+		// rate, probe writes included.
+		{groupMonitorRecording, "${C}:etcd_monitor_cluster_revision:rate",
+			"max by (${C}) (rate(${mon etcd_monitor_cluster_revision}[${w.rate}]))"},
+
+		{groupEtcdRecording, "${C}_instance:etcd_disk_wal_fsync_duration_seconds:p99", quantile("0.99", "${C}, instance", "etcd_disk_wal_fsync_duration_seconds", "etcd")},
+		{groupEtcdRecording, "${C}_instance:etcd_disk_backend_commit_duration_seconds:p99", quantile("0.99", "${C}, instance", "etcd_disk_backend_commit_duration_seconds", "etcd")},
+		{groupEtcdRecording, "${C}_instance_to:etcd_network_peer_round_trip_time_seconds:p99", quantile("0.99", "${C}, instance, To", "etcd_network_peer_round_trip_time_seconds", "etcd")},
+		{groupEtcdRecording, "${C}_instance:grpc_server_handled:failure_ratio", grpcFailureRatio("${C}, instance")},
+		{groupEtcdRecording, "${C}:grpc_server_handled:failure_ratio", grpcFailureRatio("${C}")},
+	}
+}
+
+// Label-set conventions of the alerts: monitor-derived alerts are aggregated
+// to the cluster label (plus member/endpoint or operation), which drops the
+// monitor's own job/instance so nobody mistakes the monitor for the sick host,
+// and collapses duplicates from monitor replicas. Alerts over etcd's metrics
+// keep etcd's `instance`.
+func alertDefs() []alertDef {
+	const (
+		member   = "etcd cluster {{ $labels.${C} }}: member {{ $labels.member }} ({{ $labels.endpoint }})"
+		cluster  = "etcd cluster {{ $labels.${C} }}"
+		instance = "etcd cluster {{ $labels.${C} }}: member {{ $labels.instance }}"
+		seconds  = "{{ $value | humanizeDuration }}"
+		percent  = "{{ $value | humanizePercentage }}"
+		bytes    = "{{ $value | humanize1024 }}B"
+		number   = "{{ $value | humanize }}"
+	)
+	quorumAtRisk := `min by (${C}) (${mon etcd_monitor_cluster_failure_tolerance})
+and on (${C}) (
+    min by (${C}) (${mon etcd_monitor_cluster_failure_tolerance}) <= ${t.quorum_failure_tolerance}
+  or
+    max by (${C}) (${mon etcd_monitor_cluster_members_healthy}) < ${t.min_healthy_members}
+)
+and on (${C}) max by (${C}) (${mon etcd_monitor_cluster_members}) > 1`
+	quorumLost := `max by (${C}) (${mon etcd_monitor_cluster_members_healthy})
+and on (${C}) (
+    max by (${C}) (${mon etcd_monitor_cluster_has_quorum}) == 0
+  or
+    max by (${C}) (${mon etcd_monitor_cluster_members_healthy}) < max by (${C}) (${mon etcd_monitor_cluster_quorum_size})
+)`
+	// Elections are counted from the raft term, which every election bumps
+	// and which the poll cannot miss, as max-min over the window: exact,
+	// where increase() would extrapolate 3 elections to 3.01 and page. etcd's
+	// own counter is the fallback for clusters the monitor does not watch.
+	leaderChanges := func(th string) string {
+		return `(
+    max by (${C}) (max_over_time(${mon etcd_monitor_cluster_raft_term}[${w.leader_changes}]) - min_over_time(${mon etcd_monitor_cluster_raft_term}[${w.leader_changes}]))
+  or
+    max by (${C}) (floor(increase(${etcd etcd_server_leader_changes_seen_total}[${w.leader_changes}])))
+) > ` + th
+	}
+	p99Now := "histogram_quantile(0.99, sum by (${C}, operation, le) (rate(${mon etcd_monitor_probe_duration_seconds_bucket}[${w.baseline_window}])))"
+	p99Then := "histogram_quantile(0.99, sum by (${C}, operation, le) (rate(${mon etcd_monitor_probe_duration_seconds_bucket}[${w.baseline_window}] offset ${w.baseline_offset})))"
+	diskFree := func(th string) string {
+		return `min by (${C}, instance, mountpoint) (${fs node_filesystem_avail_bytes} / ${fs node_filesystem_size_bytes}) < ` + th + `
+unless on (${C}, instance, mountpoint)
+max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
+	}
+	alarm := func(name string) string {
+		return `count by (${C}) (max by (${C}, member) (${mon etcd_monitor_member_alarm alarm="` + name + `"}) > 0)`
+	}
+
+	return []alertDef{
+		// Monitor.
+		{
+			group: groupMonitor, name: "EtcdMonitorDown", forKey: "monitor_down", severity: "warning",
+			// absent() catches a target that service discovery dropped; *0 so
+			// the value reads as up=0 either way.
+			expr:    "${mon up} == 0\nor\nabsent(${mon up}) * 0",
+			summary: "etcd-monitor is down: the etcd clusters it watches are unobserved",
+			desc:    "Prometheus has not scraped etcd-monitor {{ $labels.instance }} (up = ${value}) for ${for}. Quorum, leader, probe and capacity alerts of every cluster it watches cannot fire.",
+			value:   number,
+		},
+		{
+			group: groupMonitor, name: "EtcdMonitorStale", forKey: "monitor_stale", severity: "warning",
+			expr:    "time() - max by (${C}) (${mon etcd_monitor_last_check_timestamp_seconds}) > ${t.monitor_stale_after}",
+			summary: cluster + ": etcd-monitor's checks are stale",
+			desc:    "etcd-monitor is scraped but its last completed check of " + cluster + " was ${value} ago (more than ${h.monitor_stale_after}). The checker is stuck or every call times out; the cluster metrics are old.",
+			value:   seconds,
+		},
+
+		// Availability.
+		{
+			group: groupAvailability, name: "EtcdMemberUnreachable", forKey: "member_unreachable", severity: "warning",
+			// The `for` outlasts a member restart or a quick host reboot.
+			expr:    "max by (${C}, member, endpoint) (${mon etcd_monitor_member_up}) == 0",
+			summary: member + " is unreachable",
+			desc:    member + " has not answered the monitor's Status call for ${for} (up = ${value}). The cluster tolerates one failure fewer.",
+			value:   number,
+		},
+		{
+			group: groupAvailability, name: "EtcdMemberPartitioned", forKey: "member_partitioned", severity: "warning",
+			expr:    "max by (${C}, member, endpoint) (${mon etcd_monitor_member_partitioned}) == 1",
+			summary: member + " is partitioned from the cluster",
+			desc:    member + " answers but, for ${for}, has seen no leader, a term other than the majority's, or its raft index stalled while the leader's advanced (partitioned = ${value}).",
+			value:   number,
+		},
+		{
+			group: groupAvailability, name: "EtcdQuorumAtRisk", forKey: "quorum_at_risk", severity: "critical",
+			expr:    quorumAtRisk,
+			summary: cluster + " is one failure away from losing quorum",
+			desc:    cluster + " can lose ${value} more voting member(s) before it loses quorum (alerting at ${h.quorum_failure_tolerance} or below, or with fewer than ${h.min_healthy_members} healthy members), for ${for}.",
+			value:   number,
+		},
+		{
+			group: groupAvailability, name: "EtcdQuorumLost", forKey: "quorum_lost", severity: "critical",
+			expr:    quorumLost,
+			summary: cluster + " has lost quorum",
+			desc:    cluster + " has ${value} healthy voting member(s), fewer than its quorum, or no member could serve a linearizable read, for ${for}. Writes and linearizable reads fail.",
+			value:   number,
+		},
+		{
+			group: groupAvailability, name: "EtcdNoLeader", forKey: "no_leader", severity: "critical",
+			expr:    "max by (${C}) (${mon etcd_monitor_cluster_has_leader}) == 0",
+			summary: cluster + " has no leader",
+			desc:    "The reachable members of " + cluster + " have not agreed on a leader for ${for} (has_leader = ${value}). The cluster cannot commit writes.",
+			value:   number,
+		},
+		{
+			group: groupAvailability, name: "EtcdSplitBrain", forKey: "split_brain", severity: "critical",
+			expr:    "max by (${C}) (${mon etcd_monitor_cluster_split_brain}) == 1",
+			summary: cluster + ": members name different leaders",
+			desc:    "Reachable members of " + cluster + " have named different leaders in consecutive checks for ${for} (split_brain = ${value}).",
+			value:   number,
+		},
+		{
+			group: groupAvailability, name: "EtcdFrequentLeaderChanges", forKey: "frequent_leader_changes", severity: "warning",
+			expr:    leaderChanges("${t.leader_changes_warning}"),
+			summary: cluster + " changes leader often",
+			desc:    cluster + " held ${value} leader elections in the last ${w.leader_changes} (warning above ${h.leader_changes_warning}). Each election stalls writes.",
+			value:   number,
+		},
+		{
+			group: groupAvailability, name: "EtcdFrequentLeaderChanges", forKey: "frequent_leader_changes", severity: "critical",
+			expr:    leaderChanges("${t.leader_changes_critical}"),
+			summary: cluster + " changes leader too often",
+			desc:    cluster + " held ${value} leader elections in the last ${w.leader_changes} (critical above ${h.leader_changes_critical}). Each election stalls writes.",
+			value:   number,
+		},
+
+		// Probes.
+		{
+			group: groupProbes, name: "EtcdProbeLatencyHigh", forKey: "probe_latency_high", severity: "warning",
+			expr:    "${C}_member_operation:etcd_monitor_probe_duration_seconds:p99 > ${t.probe_latency_p99_warning}",
+			summary: member + ": slow {{ $labels.operation }} probes",
+			desc:    "The p99 latency of the monitor's {{ $labels.operation }} probes through " + member + " has been ${value} (above ${h.probe_latency_p99_warning}) for ${for}.",
+			value:   seconds,
+		},
+		{
+			group: groupProbes, name: "EtcdProbeLatencyHigh", forKey: "probe_latency_high", severity: "critical",
+			expr:    "${C}_member_operation:etcd_monitor_probe_duration_seconds:p99 > ${t.probe_latency_p99_critical}",
+			summary: member + ": very slow {{ $labels.operation }} probes",
+			desc:    "The p99 latency of the monitor's {{ $labels.operation }} probes through " + member + " has been ${value} (above ${h.probe_latency_p99_critical}) for ${for}.",
+			value:   seconds,
+		},
+		{
+			group: groupProbes, name: "EtcdProbeErrorsHigh", forKey: "probe_errors_high", severity: "warning",
+			expr:    "${C}_member:etcd_monitor_probe_failures:ratio > ${t.probe_error_ratio}",
+			summary: member + ": probes are failing",
+			desc:    "${value} of the monitor's probes through " + member + " failed over the last ${w.rate} (above ${h.probe_error_ratio}), for ${for}. etcd_monitor_probe_failures_total{reason} says why.",
+			value:   percent,
+		},
+		{
+			group: groupProbes, name: "EtcdProbeLatencyRegressed", forKey: "probe_latency_regressed", severity: "info",
+			expr:    "(\n  " + p99Now + "\n/\n  " + p99Then + "\n) > ${t.probe_latency_regression_factor}\nand on (${C}, operation)\n" + p99Now + " > ${t.probe_latency_regression_floor}",
+			summary: cluster + ": {{ $labels.operation }} probes slower than a week ago",
+			desc:    "The p99 of {{ $labels.operation }} probes on " + cluster + " over the last ${w.baseline_window} is {{ printf \"%.1f\" $value }} times what it was ${w.baseline_offset} earlier (alerting at ${h.probe_latency_regression_factor} times, above ${h.probe_latency_regression_floor}), for ${for}.",
+			value:   `{{ printf "%.2f" $value }}x`,
+		},
+
+		// Capacity.
+		{
+			group: groupCapacity, name: "EtcdDatabaseQuotaUsageHigh", forKey: "database_quota_usage_high", severity: "warning",
+			expr:    "${C}_member:etcd_monitor_member_db_size_bytes:quota_ratio > ${t.db_quota_usage_warning}",
+			summary: member + ": database at {{ $value | humanizePercentage }} of its quota",
+			desc:    "The backend file of " + member + " uses ${value} of its quota (above ${h.db_quota_usage_warning}) for ${for}. At 100% etcd raises NOSPACE and refuses writes.",
+			value:   percent,
+		},
+		{
+			group: groupCapacity, name: "EtcdDatabaseQuotaUsageHigh", forKey: "database_quota_usage_high", severity: "critical",
+			expr:    "${C}_member:etcd_monitor_member_db_size_bytes:quota_ratio > ${t.db_quota_usage_critical}",
+			summary: member + ": database at {{ $value | humanizePercentage }} of its quota",
+			desc:    "The backend file of " + member + " uses ${value} of its quota (above ${h.db_quota_usage_critical}) for ${for}. At 100% etcd raises NOSPACE and refuses writes.",
+			value:   percent,
+		},
+		{
+			group: groupCapacity, name: "EtcdDatabaseSizeHigh", forKey: "database_size_high", severity: "warning",
+			expr:    "max by (${C}, member, endpoint) (${mon etcd_monitor_member_db_size_bytes}) > ${t.db_size_warning}",
+			summary: member + ": database is {{ $value | humanize1024 }}B",
+			desc:    "The backend file of " + member + " is ${value} (above ${h.db_size_warning}) for ${for}. Large databases slow snapshots, defragmentation and member recovery.",
+			value:   bytes,
+		},
+		{
+			group: groupCapacity, name: "EtcdDatabaseSizeHigh", forKey: "database_size_high", severity: "critical",
+			expr:    "max by (${C}, member, endpoint) (${mon etcd_monitor_member_db_size_bytes}) > ${t.db_size_critical}",
+			summary: member + ": database is {{ $value | humanize1024 }}B",
+			desc:    "The backend file of " + member + " is ${value} (above ${h.db_size_critical}, etcd's suggested maximum quota) for ${for}.",
+			value:   bytes,
+		},
+		{
+			group: groupCapacity, name: "EtcdDatabaseQuotaExhaustionPredicted", forKey: "database_quota_exhaustion_predicted", severity: "warning",
+			expr: `max by (${C}, member, endpoint) (predict_linear(${mon etcd_monitor_member_db_size_bytes}[${w.quota_prediction_lookback}], ${ws.quota_prediction_horizon}))
+  >= max by (${C}, member, endpoint) (${mon etcd_monitor_member_db_quota_bytes})
+and
+${C}_member:etcd_monitor_member_db_size_bytes:quota_ratio > ${t.db_quota_prediction_min_usage}`,
+			summary: member + ": database predicted to reach its quota within ${w.quota_prediction_horizon}",
+			desc:    "At the growth of the last ${w.quota_prediction_lookback}, the backend file of " + member + " reaches ${value} within ${w.quota_prediction_horizon}, at or above its quota (it is above ${h.db_quota_prediction_min_usage} of it now).",
+			value:   bytes,
+		},
+		{
+			group: groupCapacity, name: "EtcdDatabaseFragmented", forKey: "database_fragmented", severity: "info",
+			// Both an absolute floor and a ratio: a small database is never
+			// worth a defragmentation (which blocks the member) however
+			// fragmented it is.
+			expr: `(
+  max by (${C}, member, endpoint) (${mon etcd_monitor_member_db_size_bytes})
+  - max by (${C}, member, endpoint) (${mon etcd_monitor_member_db_size_in_use_bytes})
+) > ${t.fragmentation_free_bytes}
+and
+${C}_member:etcd_monitor_member_db_size_bytes:fragmentation_ratio > ${t.fragmentation_ratio}`,
+			summary: member + ": defragmentation would reclaim {{ $value | humanize1024 }}B",
+			desc:    "${value} of the backend file of " + member + " is free pages (more than ${h.fragmentation_free_bytes} and more than ${h.fragmentation_ratio} of the file) for ${for}. Defragmenting reclaims it.",
+			value:   bytes,
+		},
+		{
+			group: groupCapacity, name: "EtcdNoCompaction", forKey: "no_compaction", severity: "warning",
+			// Revisions since the last compaction, and no compaction seen in
+			// the window: a periodic compactor keeping hours of history on a
+			// busy cluster has many pending revisions but compacts.
+			expr: `max by (${C}) (${etcd etcd_debugging_mvcc_current_revision} - ${etcd etcd_debugging_mvcc_compact_revision}) > ${t.compaction_pending_revisions}
+and on (${C})
+max by (${C}) (changes(${etcd etcd_debugging_mvcc_compact_revision}[${w.compaction}])) == 0`,
+			summary: cluster + " is not being compacted",
+			desc:    cluster + " holds ${value} revisions since its last compaction (above ${h.compaction_pending_revisions}) and has not compacted in ${w.compaction}. Without compaction the database grows until NOSPACE.",
+			value:   number,
+		},
+		{
+			group: groupCapacity, name: "EtcdNoSpaceAlarm", forKey: "nospace_alarm", severity: "critical",
+			expr:    alarm("NOSPACE"),
+			summary: cluster + ": NOSPACE alarm, writes are refused",
+			desc:    "${value} member(s) of " + cluster + " report an active NOSPACE alarm: the database reached its quota and the cluster only serves reads and deletes until it is compacted, defragmented and the alarm disarmed.",
+			value:   number,
+		},
+
+		// Consistency.
+		{
+			group: groupConsistency, name: "EtcdCorruptAlarm", forKey: "corrupt_alarm", severity: "critical",
+			expr:    alarm("CORRUPT"),
+			summary: cluster + ": CORRUPT alarm",
+			desc:    "${value} member(s) of " + cluster + " report an active CORRUPT alarm: etcd's corruption check found members whose data differs. The cluster refuses writes.",
+			value:   number,
+		},
+		{
+			group: groupConsistency, name: "EtcdKVHashMismatch", forKey: "kv_hash_mismatch", severity: "critical",
+			expr:    "min by (${C}) (${mon etcd_monitor_cluster_hashkv_consistent}) == 0",
+			summary: cluster + ": members' KV hashes differ",
+			desc:    "Members of " + cluster + " at the same revision and compaction returned different KV hashes for ${for} (hashkv_consistent = ${value}): their data has diverged.",
+			value:   number,
+		},
+		{
+			group: groupConsistency, name: "EtcdRaftIndexLag", forKey: "raft_index_lag", severity: "warning",
+			expr:    "min by (${C}, member, endpoint) (${mon etcd_monitor_member_raft_index_lag}) > ${t.raft_index_lag}",
+			summary: member + " is behind the leader",
+			desc:    member + " is ${value} raft entries behind the leader (above ${h.raft_index_lag}) for ${for}.",
+			value:   number,
+		},
+		{
+			group: groupConsistency, name: "EtcdRaftApplyLag", forKey: "raft_apply_lag", severity: "warning",
+			expr:    "min by (${C}, member, endpoint) (${mon etcd_monitor_member_raft_apply_lag}) > ${t.raft_apply_lag_warning}",
+			summary: member + " applies committed entries slowly",
+			desc:    member + " has ${value} committed but unapplied entries (above ${h.raft_apply_lag_warning}) for ${for}. etcd refuses requests beyond 5000.",
+			value:   number,
+		},
+		{
+			group: groupConsistency, name: "EtcdRaftApplyLag", forKey: "raft_apply_lag", severity: "critical",
+			expr:    "min by (${C}, member, endpoint) (${mon etcd_monitor_member_raft_apply_lag}) > ${t.raft_apply_lag_critical}",
+			summary: member + " is close to refusing requests",
+			desc:    member + " has ${value} committed but unapplied entries (above ${h.raft_apply_lag_critical}) for ${for}. etcd refuses requests beyond 5000.",
+			value:   number,
+		},
+		{
+			group: groupConsistency, name: "EtcdVersionSkew", forKey: "version_skew", severity: "warning",
+			expr:    `count by (${C}) (count by (${C}, version) (${mon etcd_monitor_member_info version!=""})) > 1`,
+			summary: cluster + " runs mixed etcd versions",
+			desc:    "Members of " + cluster + " have run ${value} different server versions for ${for}: an upgrade or rollback was left half done.",
+			value:   number,
+		},
+		{
+			group: groupConsistency, name: "EtcdCertificateExpiring", forKey: "certificate_expiring", severity: "warning",
+			expr:    "min by (${C}, endpoint, role) (${mon etcd_monitor_tls_cert_not_after_timestamp_seconds}) - time() < ${t.tls_expiry_warning}",
+			summary: cluster + ": {{ $labels.role }} certificate of {{ $labels.endpoint }} expires soon",
+			desc:    "The {{ $labels.role }} certificate seen at {{ $labels.endpoint }} (" + cluster + ") expires in ${value} (less than ${h.tls_expiry_warning}).",
+			value:   seconds,
+		},
+		{
+			group: groupConsistency, name: "EtcdCertificateExpiring", forKey: "certificate_expiring", severity: "critical",
+			expr:    "min by (${C}, endpoint, role) (${mon etcd_monitor_tls_cert_not_after_timestamp_seconds}) - time() < ${t.tls_expiry_critical}",
+			summary: cluster + ": {{ $labels.role }} certificate of {{ $labels.endpoint }} expires very soon",
+			desc:    "The {{ $labels.role }} certificate seen at {{ $labels.endpoint }} (" + cluster + ") expires in ${value} (less than ${h.tls_expiry_critical}). A negative time means it has expired.",
+			value:   seconds,
+		},
+
+		// etcd's own performance metrics.
+		{
+			group: groupPerformance, name: "EtcdSlowWALFsync", forKey: "slow_wal_fsync", severity: "warning",
+			expr:    "${C}_instance:etcd_disk_wal_fsync_duration_seconds:p99 > ${t.wal_fsync_p99}",
+			summary: instance + ": slow WAL fsync",
+			desc:    "The p99 WAL fsync of " + instance + " has been ${value} (above ${h.wal_fsync_p99}) for ${for}. Every write waits for it; slow fsyncs cause missed heartbeats and elections.",
+			value:   seconds,
+		},
+		{
+			group: groupPerformance, name: "EtcdSlowBackendCommit", forKey: "slow_backend_commit", severity: "warning",
+			expr:    "${C}_instance:etcd_disk_backend_commit_duration_seconds:p99 > ${t.backend_commit_p99}",
+			summary: instance + ": slow backend commits",
+			desc:    "The p99 backend commit of " + instance + " has been ${value} (above ${h.backend_commit_p99}) for ${for}.",
+			value:   seconds,
+		},
+		{
+			group: groupPerformance, name: "EtcdPeerRTTHigh", forKey: "peer_rtt_high", severity: "warning",
+			expr:    "${C}_instance_to:etcd_network_peer_round_trip_time_seconds:p99 > ${t.peer_rtt_p99}",
+			summary: instance + ": slow network to peer {{ $labels.To }}",
+			desc:    "The p99 round trip from " + instance + " to peer {{ $labels.To }} has been ${value} (above ${h.peer_rtt_p99}) for ${for}. Heartbeats arriving late cause elections.",
+			value:   seconds,
+		},
+		{
+			group: groupPerformance, name: "EtcdProposalsFailing", forKey: "proposals_failing", severity: "warning",
+			// An election fails the proposals in flight once; `for` longer
+			// than the rate window separates that from failures that go on.
+			expr:    "sum by (${C}, instance) (rate(${etcd etcd_server_proposals_failed_total}[${w.rate}])) > ${t.proposals_failed_rate}",
+			summary: instance + ": raft proposals are failing",
+			desc:    instance + " has failed ${value} raft proposals per second for ${for}: elections keep interrupting it or it cannot reach quorum.",
+			value:   number,
+		},
+		{
+			group: groupPerformance, name: "EtcdGRPCRequestsFailing", forKey: "grpc_requests_failing", severity: "warning",
+			expr:    "${C}_instance:grpc_server_handled:failure_ratio > ${t.grpc_failure_ratio}",
+			summary: instance + ": gRPC requests are failing",
+			desc:    "${value} of the unary gRPC requests " + instance + " served over the last ${w.rate} failed on the server side (above ${h.grpc_failure_ratio}), for ${for}. Canceled requests and ended watch and lease streams do not count.",
+			value:   percent,
+		},
+
+		// Hosts (node_exporter).
+		{
+			group: groupHosts, name: "EtcdDiskSpaceLow", forKey: "disk_space_low", severity: "warning", node: true,
+			expr:    diskFree("${t.disk_free_warning}"),
+			summary: cluster + ": {{ $labels.instance }} {{ $labels.mountpoint }} is filling up",
+			desc:    "Only ${value} of {{ $labels.mountpoint }} on {{ $labels.instance }}, which holds etcd data of " + cluster + ", is free (below ${h.disk_free_warning}) for ${for}. A full disk stops WAL writes.",
+			value:   percent,
+		},
+		{
+			group: groupHosts, name: "EtcdDiskSpaceLow", forKey: "disk_space_low", severity: "critical", node: true,
+			expr:    diskFree("${t.disk_free_critical}"),
+			summary: cluster + ": {{ $labels.instance }} {{ $labels.mountpoint }} is almost full",
+			desc:    "Only ${value} of {{ $labels.mountpoint }} on {{ $labels.instance }}, which holds etcd data of " + cluster + ", is free (below ${h.disk_free_critical}) for ${for}. A full disk stops WAL writes.",
+			value:   percent,
+		},
+		{
+			group: groupHosts, name: "EtcdClockOffset", forKey: "clock_offset", severity: "warning", node: true,
+			expr:    "max by (${C}, instance) (abs(${node node_timex_offset_seconds})) > ${t.clock_offset}",
+			summary: cluster + ": clock of {{ $labels.instance }} is off",
+			desc:    "The clock of {{ $labels.instance }} (" + cluster + ") is ${value} off its time source (more than ${h.clock_offset}) for ${for}. Skewed clocks break TLS validity checks and mislead every timestamp; check NTP.",
+			value:   seconds,
+		},
+
+		// Backups.
+		{
+			group: groupBackup, name: "EtcdSnapshotTooOld", forKey: "snapshot_too_old", severity: "warning",
+			expr:    "time() - max by (${C}) (${snap etcd_monitor_snapshot_last_success_timestamp_seconds}) > ${t.snapshot_max_age}",
+			summary: cluster + ": last good snapshot is {{ $value | humanizeDuration }} old",
+			desc:    "The last successful `etcd-monitor snapshot save` of " + cluster + " was ${value} ago (more than ${h.snapshot_max_age}). A restore would lose everything since.",
+			value:   seconds,
+		},
+	}
+}

@@ -1,0 +1,107 @@
+package rules
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadConfigOverridesOnlyWhatItNames(t *testing.T) {
+	path := writeConfig(t, `
+selectors:
+  monitor: 'job="mon"'
+thresholds:
+  probe_latency_p99_warning: 40ms
+  db_size_critical: 10GiB
+for:
+  member_unreachable: 10m
+`)
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultConfig()
+	want.Selectors.Monitor = `job="mon"`
+	want.Thresholds.ProbeLatencyP99Warning = dur("40ms")
+	want.Thresholds.DBSizeCritical = 10 << 30
+	want.For.MemberUnreachable = dur("10m")
+	if cfg.Selectors != want.Selectors || cfg.Thresholds != want.Thresholds || cfg.For != want.For || cfg.Windows != want.Windows {
+		t.Errorf("got %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string // substrings of the one-line error
+	}{
+		{"unknown threshold", "thresholds:\n  probe_latency_p99_warnin: 40ms\n",
+			[]string{":2: thresholds.probe_latency_p99_warnin: unknown field", "probe_latency_p99_warning"}},
+		{"unknown section", "treshold:\n  x: 1\n", []string{":1: treshold: unknown field"}},
+		{"unknown for", "for:\n  member_down: 1m\n", []string{":2: for.member_down: unknown field", "member_unreachable"}},
+		{"warning above critical", "thresholds:\n  probe_latency_p99_warning: 200ms\n",
+			[]string{":2: thresholds.probe_latency_p99_warning: warning (200ms) must be below probe_latency_p99_critical (100ms)"}},
+		{"warning above critical, sizes", "thresholds:\n  db_size_warning: 9GiB\n",
+			[]string{"thresholds.db_size_warning: warning (9GiB) must be below db_size_critical (8GiB)"}},
+		{"lower is worse", "thresholds:\n  tls_expiry_warning: 2d\n",
+			[]string{":2: thresholds.tls_expiry_warning: warning (2d) must be above tls_expiry_critical (3d)"}},
+		{"empty selector", "selectors:\n  etcd: ''\n", []string{":2: selectors.etcd: must not be empty"}},
+		{"selector with braces", "selectors:\n  etcd: '{job=\"etcd\"}'\n", []string{"selectors.etcd", "without braces"}},
+		{"bad matcher", "selectors:\n  monitor: 'job=etcd'\n", []string{"selectors.monitor", "not a list of label matchers"}},
+		{"bad regexp", "selectors:\n  monitor: 'job=~\"(\"'\n", []string{"selectors.monitor", "bad regular expression"}},
+		{"bad duration", "thresholds:\n  wal_fsync_p99: fast\n", []string{":2: thresholds.wal_fsync_p99:", `"fast" is not a duration`}},
+		{"bad size", "thresholds:\n  db_size_warning: lots\n", []string{":2: thresholds.db_size_warning:", `"lots" is not a size`}},
+		{"ratio out of range", "thresholds:\n  probe_error_ratio: 5\n", []string{":2: thresholds.probe_error_ratio: 5 is not a ratio"}},
+		{"bad cluster label", "cluster_label: etcd-cluster\n", []string{":1: cluster_label:", "not a valid Prometheus label name"}},
+		{"runbook with fragment", "runbook_url: https://x.example/r#top\n", []string{":1: runbook_url:"}},
+		{"zero window", "windows:\n  rate: 0s\n", []string{":2: windows.rate: 0s must be above 0"}},
+		{"unknown disabled alert", "disabled_alerts: [EtcdNope]\n", []string{":1: disabled_alerts[0]: no alert is named \"EtcdNope\""}},
+		{"not yaml", "thresholds: [\n", []string{"rules config"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, tc.yaml)
+			_, err := LoadConfig(path)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line: %q", msg)
+			}
+			if !strings.HasPrefix(msg, "rules config "+path) {
+				t.Errorf("error does not name the file: %q", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not contain %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+func TestBytesAndDurations(t *testing.T) {
+	cfg, err := ParseConfig([]byte("thresholds:\n  fragmentation_free_bytes: 200MB\n  db_size_warning: 1073741824\n  clock_offset: 0.5s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Thresholds.FragmentationFreeBytes != 200e6 || cfg.Thresholds.DBSizeWarning != 1<<30 {
+		t.Errorf("sizes: %d %d", cfg.Thresholds.FragmentationFreeBytes, cfg.Thresholds.DBSizeWarning)
+	}
+	if cfg.Thresholds.ClockOffset.Seconds() != 0.5 {
+		t.Errorf("clock_offset = %v", cfg.Thresholds.ClockOffset)
+	}
+	if got := Bytes(6 << 30).String(); got != "6GiB" {
+		t.Errorf("6GiB prints as %s", got)
+	}
+}
+
+func writeConfig(t *testing.T, s string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "rules-config.yml")
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

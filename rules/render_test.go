@@ -1,0 +1,239 @@
+package rules
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+var update = flag.Bool("update", false, "rewrite the committed rule files in rules/ from DefaultConfig")
+
+// The committed files are what users deploy and what the promtool tests
+// test, so they must be exactly the generator's output.
+func TestGeneratedFilesUpToDate(t *testing.T) {
+	if *update {
+		if err := WriteFiles(".", DefaultConfig()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	if err := WriteFiles(dir, DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{FileDefault, FileFast, FilePrometheusRule} {
+		want, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatalf("%v: regenerate with: go test ./rules -run TestGeneratedFilesUpToDate -update", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("rules/%s differs from a fresh render of the default config (first difference at line %d); "+
+				"regenerate with: go test ./rules -run TestGeneratedFilesUpToDate -update (or go generate ./rules)",
+				name, firstDiffLine(got, want))
+		}
+	}
+}
+
+func firstDiffLine(a, b []byte) int {
+	al, bl := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
+	for i := range min(len(al), len(bl)) {
+		if al[i] != bl[i] {
+			return i + 1
+		}
+	}
+	return min(len(al), len(bl)) + 1
+}
+
+// config.yml documents the defaults; it must not drift from DefaultConfig.
+func TestDefaultConfigYAMLMatchesDefaults(t *testing.T) {
+	cfg, err := ParseConfig([]byte(DefaultConfigYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, withEmptyLists(DefaultConfig())) {
+		t.Errorf("rules/config.yml and DefaultConfig differ:\n file: %+v\n code: %+v", cfg, DefaultConfig())
+	}
+	// Every field must be spelled out in the file, so it documents them all.
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte(DefaultConfigYAML), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, section := range []struct {
+		name string
+		v    any
+	}{{"windows", Windows{}}, {"thresholds", Thresholds{}}, {"for", For{}}, {"selectors", Selectors{}}} {
+		m, _ := doc[section.name].(map[string]any)
+		eachField(section.v, func(name string, _ any) {
+			if _, ok := m[name]; !ok {
+				t.Errorf("rules/config.yml: %s.%s is not listed", section.name, name)
+			}
+		})
+	}
+}
+
+func withEmptyLists(c Config) Config {
+	if c.DisabledAlerts == nil {
+		c.DisabledAlerts = []string{}
+	}
+	return c
+}
+
+func TestRenderIsDeterministic(t *testing.T) {
+	a, err := Render(DefaultConfig(), ProfileDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		b, _ := Render(DefaultConfig(), ProfileDefault)
+		if !bytes.Equal(a, b) {
+			t.Fatal("two renders of the same config differ")
+		}
+	}
+}
+
+func TestRenderUsesConfiguredLabelsAndSelectors(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ClusterLabel = "kv_cluster"
+	cfg.Selectors.Monitor = `job="mon",env="prod"`
+	cfg.Selectors.Etcd = `job=~"etcd-.*"`
+	cfg.RunbookURL = "https://wiki.example.com/etcd"
+	cfg.Thresholds.ProbeLatencyP99Warning = dur("75ms")
+	cfg.For.MemberUnreachable = dur("7m")
+	cfg.DisabledAlerts = []string{"EtcdClockOffset"}
+	f, err := Build(cfg, ProfileDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawWarn, sawFor bool
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if strings.Contains(r.Expr, "etcd_cluster") {
+				t.Errorf("%s%s still uses etcd_cluster: %s", r.Record, r.Alert, r.Expr)
+			}
+			if strings.Contains(r.Expr, `job="etcd-monitor"`) || strings.Contains(r.Expr, `job="etcd"`) {
+				t.Errorf("%s%s still uses a default selector: %s", r.Record, r.Alert, r.Expr)
+			}
+			if r.Alert == "EtcdClockOffset" {
+				t.Error("EtcdClockOffset was disabled but rendered")
+			}
+			if r.Alert != "" {
+				if !strings.HasPrefix(r.Annotations["runbook_url"], "https://wiki.example.com/etcd#etcd") {
+					t.Errorf("%s runbook_url = %q", r.Alert, r.Annotations["runbook_url"])
+				}
+				for k, v := range r.Annotations {
+					if strings.Contains(v, "etcd_cluster") {
+						t.Errorf("%s annotation %s still names etcd_cluster: %s", r.Alert, k, v)
+					}
+				}
+			}
+			if r.Alert == "EtcdProbeLatencyHigh" && r.Labels["severity"] == "warning" {
+				sawWarn = strings.HasSuffix(r.Expr, "> 0.075") && strings.Contains(r.Annotations["description"], "75ms")
+			}
+			if r.Alert == "EtcdMemberUnreachable" {
+				sawFor = r.For == "7m"
+			}
+		}
+	}
+	if !sawWarn || !sawFor {
+		t.Errorf("threshold rendered: %v, for rendered: %v", sawWarn, sawFor)
+	}
+}
+
+func TestNodeExporterAlertsCanBeTurnedOff(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.NodeExporter.Enabled = false
+	f, err := Build(cfg, ProfileDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if strings.Contains(r.Expr, "node_") {
+				t.Errorf("%s uses node_exporter metrics with node_exporter disabled", r.Alert)
+			}
+		}
+	}
+}
+
+func TestFastProfileShortensDurations(t *testing.T) {
+	def, err := Build(DefaultConfig(), ProfileDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fst, err := Build(DefaultConfig(), ProfileFast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defRules, fastRules := flatten(def), flatten(fst)
+	if len(defRules) != len(fastRules) {
+		t.Fatalf("profiles have %d and %d rules", len(defRules), len(fastRules))
+	}
+	for i, r := range fastRules {
+		if r.For != "" {
+			d, err := parseDuration(r.For)
+			if err != nil || d.Seconds() > 60 {
+				t.Errorf("%s: fast for = %q, want at most 1m", r.Alert, r.For)
+			}
+		}
+		if (r.For == "") != (defRules[i].For == "") {
+			t.Errorf("%s: for %q in fast, %q in default", r.Alert, r.For, defRules[i].For)
+		}
+		for _, long := range []string{"[5m]", "[1h]", "[6h]", "[12h]", "offset 1w"} {
+			if strings.Contains(r.Expr, long) {
+				t.Errorf("%s%s: fast profile still has %s", r.Record, r.Alert, long)
+			}
+		}
+	}
+}
+
+func flatten(f RuleFile) []Rule {
+	var out []Rule
+	for _, g := range f.Groups {
+		out = append(out, g.Rules...)
+	}
+	return out
+}
+
+func parseDuration(s string) (Duration, error) {
+	var d Duration
+	err := d.UnmarshalYAML(&yaml.Node{Kind: yaml.ScalarNode, Value: s})
+	return d, err
+}
+
+// Every alert carries what the Alertmanager templates and routes use.
+func TestAlertsCarrySeverityAndAnnotations(t *testing.T) {
+	f, err := Build(DefaultConfig(), ProfileDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range flatten(f) {
+		if r.Alert == "" {
+			continue
+		}
+		switch r.Labels["severity"] {
+		case "info", "warning", "critical":
+		default:
+			t.Errorf("%s: severity %q", r.Alert, r.Labels["severity"])
+		}
+		for _, k := range []string{"summary", "description", "value", "runbook_url"} {
+			if strings.TrimSpace(r.Annotations[k]) == "" {
+				t.Errorf("%s: no %s annotation", r.Alert, k)
+			}
+		}
+		if !strings.Contains(r.Annotations["description"], "$value") {
+			t.Errorf("%s: description does not show the live value: %s", r.Alert, r.Annotations["description"])
+		}
+		if strings.Contains(r.Expr+r.Annotations["description"]+r.Annotations["summary"], "${") {
+			t.Errorf("%s: unexpanded placeholder", r.Alert)
+		}
+	}
+}
