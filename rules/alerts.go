@@ -127,10 +127,15 @@ func alertDefs() []alertDef {
 		member   = "etcd cluster {{ $labels.${C} }}: member {{ $labels.member }} ({{ $labels.endpoint }})"
 		cluster  = "etcd cluster {{ $labels.${C} }}"
 		instance = "etcd cluster {{ $labels.${C} }}: member {{ $labels.instance }}"
-		seconds  = "{{ $value | humanizeDuration }}"
-		percent  = "{{ $value | humanizePercentage }}"
-		bytes    = "{{ $value | humanize1024 }}B"
-		number   = "{{ $value | humanize }}"
+		// The same in the middle and at the start of a sentence.
+		ofMember   = "member {{ $labels.member }} ({{ $labels.endpoint }}) of etcd cluster {{ $labels.${C} }}"
+		OfMember   = "Member {{ $labels.member }} ({{ $labels.endpoint }}) of etcd cluster {{ $labels.${C} }}"
+		ofInstance = "member {{ $labels.instance }} of etcd cluster {{ $labels.${C} }}"
+		OfInstance = "Member {{ $labels.instance }} of etcd cluster {{ $labels.${C} }}"
+		seconds    = "{{ $value | humanizeDuration }}"
+		percent    = "{{ $value | humanizePercentage }}"
+		bytes      = "{{ $value | humanize1024 }}B"
+		number     = "{{ $value | humanize }}"
 	)
 	quorumAtRisk := `min by (${C}) (${mon etcd_monitor_cluster_failure_tolerance})
 and on (${C}) (
@@ -175,7 +180,7 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 			// the value reads as up=0 either way.
 			expr:    "${mon up} == 0\nor\nabsent(${mon up}) * 0",
 			summary: "etcd-monitor is down: the etcd clusters it watches are unobserved",
-			desc:    "Prometheus has not scraped etcd-monitor {{ $labels.instance }} (up = ${value}) for ${for}. Quorum, leader, probe and capacity alerts of every cluster it watches cannot fire.",
+			desc:    "Prometheus has not scraped etcd-monitor{{ with $labels.instance }} {{ . }}{{ else }}: no target is left{{ end }} (up = ${value}) for ${for}. Quorum, leader, probe and capacity alerts of every cluster it watches cannot fire.",
 			value:   number,
 		},
 		{
@@ -192,14 +197,14 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 			// The `for` outlasts a member restart or a quick host reboot.
 			expr:    "max by (${C}, member, endpoint) (${mon etcd_monitor_member_up}) == 0",
 			summary: member + " is unreachable",
-			desc:    member + " has not answered the monitor's Status call for ${for} (up = ${value}). The cluster tolerates one failure fewer.",
+			desc:    OfMember + " has not answered the monitor's Status call for ${for} (up = ${value}). The cluster tolerates one failure fewer.",
 			value:   number,
 		},
 		{
 			group: groupAvailability, name: "EtcdMemberPartitioned", forKey: "member_partitioned", severity: "warning",
 			expr:    "max by (${C}, member, endpoint) (${mon etcd_monitor_member_partitioned}) == 1",
 			summary: member + " is partitioned from the cluster",
-			desc:    member + " answers but, for ${for}, has seen no leader, a term other than the majority's, or its raft index stalled while the leader's advanced (partitioned = ${value}).",
+			desc:    OfMember + " answers but, for ${for}, has seen no leader, a term other than the majority's, or its raft index stalled while the leader's advanced (partitioned = ${value}).",
 			value:   number,
 		},
 		{
@@ -250,21 +255,21 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 			group: groupProbes, name: "EtcdProbeLatencyHigh", forKey: "probe_latency_high", severity: "warning",
 			expr:    "${C}_member_operation:etcd_monitor_probe_duration_seconds:p99 > ${t.probe_latency_p99_warning}",
 			summary: member + ": slow {{ $labels.operation }} probes",
-			desc:    "The p99 latency of the monitor's {{ $labels.operation }} probes through " + member + " has been ${value} (above ${h.probe_latency_p99_warning}) for ${for}.",
+			desc:    "The p99 latency of the monitor's {{ $labels.operation }} probes through " + ofMember + " has been ${value} (above ${h.probe_latency_p99_warning}) for ${for}.",
 			value:   seconds,
 		},
 		{
 			group: groupProbes, name: "EtcdProbeLatencyHigh", forKey: "probe_latency_high", severity: "critical",
 			expr:    "${C}_member_operation:etcd_monitor_probe_duration_seconds:p99 > ${t.probe_latency_p99_critical}",
 			summary: member + ": very slow {{ $labels.operation }} probes",
-			desc:    "The p99 latency of the monitor's {{ $labels.operation }} probes through " + member + " has been ${value} (above ${h.probe_latency_p99_critical}) for ${for}.",
+			desc:    "The p99 latency of the monitor's {{ $labels.operation }} probes through " + ofMember + " has been ${value} (above ${h.probe_latency_p99_critical}) for ${for}.",
 			value:   seconds,
 		},
 		{
 			group: groupProbes, name: "EtcdProbeErrorsHigh", forKey: "probe_errors_high", severity: "warning",
 			expr:    "${C}_member:etcd_monitor_probe_failures:ratio > ${t.probe_error_ratio}",
 			summary: member + ": probes are failing",
-			desc:    "${value} of the monitor's probes through " + member + " failed over the last ${w.rate} (above ${h.probe_error_ratio}), for ${for}. etcd_monitor_probe_failures_total{reason} says why.",
+			desc:    "${value} of the monitor's probes through " + ofMember + " failed over the last ${w.rate} (above ${h.probe_error_ratio}), for ${for}. etcd_monitor_probe_failures_total{reason} says why.",
 			value:   percent,
 		},
 		{
@@ -280,28 +285,28 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 			group: groupCapacity, name: "EtcdDatabaseQuotaUsageHigh", forKey: "database_quota_usage_high", severity: "warning",
 			expr:    "${C}_member:etcd_monitor_member_db_size_bytes:quota_ratio > ${t.db_quota_usage_warning}",
 			summary: member + ": database at {{ $value | humanizePercentage }} of its quota",
-			desc:    "The backend file of " + member + " uses ${value} of its quota (above ${h.db_quota_usage_warning}) for ${for}. At 100% etcd raises NOSPACE and refuses writes.",
+			desc:    "The backend file of " + ofMember + " uses ${value} of its quota (above ${h.db_quota_usage_warning}) for ${for}. At 100% etcd raises NOSPACE and refuses writes.",
 			value:   percent,
 		},
 		{
 			group: groupCapacity, name: "EtcdDatabaseQuotaUsageHigh", forKey: "database_quota_usage_high", severity: "critical",
 			expr:    "${C}_member:etcd_monitor_member_db_size_bytes:quota_ratio > ${t.db_quota_usage_critical}",
 			summary: member + ": database at {{ $value | humanizePercentage }} of its quota",
-			desc:    "The backend file of " + member + " uses ${value} of its quota (above ${h.db_quota_usage_critical}) for ${for}. At 100% etcd raises NOSPACE and refuses writes.",
+			desc:    "The backend file of " + ofMember + " uses ${value} of its quota (above ${h.db_quota_usage_critical}) for ${for}. At 100% etcd raises NOSPACE and refuses writes.",
 			value:   percent,
 		},
 		{
 			group: groupCapacity, name: "EtcdDatabaseSizeHigh", forKey: "database_size_high", severity: "warning",
 			expr:    "max by (${C}, member, endpoint) (${mon etcd_monitor_member_db_size_bytes}) > ${t.db_size_warning}",
 			summary: member + ": database is {{ $value | humanize1024 }}B",
-			desc:    "The backend file of " + member + " is ${value} (above ${h.db_size_warning}) for ${for}. Large databases slow snapshots, defragmentation and member recovery.",
+			desc:    "The backend file of " + ofMember + " is ${value} (above ${h.db_size_warning}) for ${for}. Large databases slow snapshots, defragmentation and member recovery.",
 			value:   bytes,
 		},
 		{
 			group: groupCapacity, name: "EtcdDatabaseSizeHigh", forKey: "database_size_high", severity: "critical",
 			expr:    "max by (${C}, member, endpoint) (${mon etcd_monitor_member_db_size_bytes}) > ${t.db_size_critical}",
 			summary: member + ": database is {{ $value | humanize1024 }}B",
-			desc:    "The backend file of " + member + " is ${value} (above ${h.db_size_critical}, etcd's suggested maximum quota) for ${for}.",
+			desc:    "The backend file of " + ofMember + " is ${value} (above ${h.db_size_critical}, etcd's suggested maximum quota) for ${for}.",
 			value:   bytes,
 		},
 		{
@@ -311,7 +316,7 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 and
 ${C}_member:etcd_monitor_member_db_size_bytes:quota_ratio > ${t.db_quota_prediction_min_usage}`,
 			summary: member + ": database predicted to reach its quota within ${w.quota_prediction_horizon}",
-			desc:    "At the growth of the last ${w.quota_prediction_lookback}, the backend file of " + member + " reaches ${value} within ${w.quota_prediction_horizon}, at or above its quota (it is above ${h.db_quota_prediction_min_usage} of it now).",
+			desc:    "At the growth of the last ${w.quota_prediction_lookback}, the backend file of " + ofMember + " reaches ${value} within ${w.quota_prediction_horizon}, at or above its quota (it is above ${h.db_quota_prediction_min_usage} of it now).",
 			value:   bytes,
 		},
 		{
@@ -326,7 +331,7 @@ ${C}_member:etcd_monitor_member_db_size_bytes:quota_ratio > ${t.db_quota_predict
 and
 ${C}_member:etcd_monitor_member_db_size_bytes:fragmentation_ratio > ${t.fragmentation_ratio}`,
 			summary: member + ": defragmentation would reclaim {{ $value | humanize1024 }}B",
-			desc:    "${value} of the backend file of " + member + " is free pages (more than ${h.fragmentation_free_bytes} and more than ${h.fragmentation_ratio} of the file) for ${for}. Defragmenting reclaims it.",
+			desc:    "${value} of the backend file of " + ofMember + " is free pages (more than ${h.fragmentation_free_bytes} and more than ${h.fragmentation_ratio} of the file) for ${for}. Defragmenting reclaims it.",
 			value:   bytes,
 		},
 		{
@@ -368,21 +373,21 @@ max by (${C}) (changes(${etcd etcd_debugging_mvcc_compact_revision}[${w.compacti
 			group: groupConsistency, name: "EtcdRaftIndexLag", forKey: "raft_index_lag", severity: "warning",
 			expr:    "min by (${C}, member, endpoint) (${mon etcd_monitor_member_raft_index_lag}) > ${t.raft_index_lag}",
 			summary: member + " is behind the leader",
-			desc:    member + " is ${value} raft entries behind the leader (above ${h.raft_index_lag}) for ${for}.",
+			desc:    OfMember + " is ${value} raft entries behind the leader (above ${h.raft_index_lag}) for ${for}.",
 			value:   number,
 		},
 		{
 			group: groupConsistency, name: "EtcdRaftApplyLag", forKey: "raft_apply_lag", severity: "warning",
 			expr:    "min by (${C}, member, endpoint) (${mon etcd_monitor_member_raft_apply_lag}) > ${t.raft_apply_lag_warning}",
 			summary: member + " applies committed entries slowly",
-			desc:    member + " has ${value} committed but unapplied entries (above ${h.raft_apply_lag_warning}) for ${for}. etcd refuses requests beyond 5000.",
+			desc:    OfMember + " has ${value} committed but unapplied entries (above ${h.raft_apply_lag_warning}) for ${for}. etcd refuses requests beyond 5000.",
 			value:   number,
 		},
 		{
 			group: groupConsistency, name: "EtcdRaftApplyLag", forKey: "raft_apply_lag", severity: "critical",
 			expr:    "min by (${C}, member, endpoint) (${mon etcd_monitor_member_raft_apply_lag}) > ${t.raft_apply_lag_critical}",
 			summary: member + " is close to refusing requests",
-			desc:    member + " has ${value} committed but unapplied entries (above ${h.raft_apply_lag_critical}) for ${for}. etcd refuses requests beyond 5000.",
+			desc:    OfMember + " has ${value} committed but unapplied entries (above ${h.raft_apply_lag_critical}) for ${for}. etcd refuses requests beyond 5000.",
 			value:   number,
 		},
 		{
@@ -412,21 +417,21 @@ max by (${C}) (changes(${etcd etcd_debugging_mvcc_compact_revision}[${w.compacti
 			group: groupPerformance, name: "EtcdSlowWALFsync", forKey: "slow_wal_fsync", severity: "warning",
 			expr:    "${C}_instance:etcd_disk_wal_fsync_duration_seconds:p99 > ${t.wal_fsync_p99}",
 			summary: instance + ": slow WAL fsync",
-			desc:    "The p99 WAL fsync of " + instance + " has been ${value} (above ${h.wal_fsync_p99}) for ${for}. Every write waits for it; slow fsyncs cause missed heartbeats and elections.",
+			desc:    "The p99 WAL fsync of " + ofInstance + " has been ${value} (above ${h.wal_fsync_p99}) for ${for}. Every write waits for it; slow fsyncs cause missed heartbeats and elections.",
 			value:   seconds,
 		},
 		{
 			group: groupPerformance, name: "EtcdSlowBackendCommit", forKey: "slow_backend_commit", severity: "warning",
 			expr:    "${C}_instance:etcd_disk_backend_commit_duration_seconds:p99 > ${t.backend_commit_p99}",
 			summary: instance + ": slow backend commits",
-			desc:    "The p99 backend commit of " + instance + " has been ${value} (above ${h.backend_commit_p99}) for ${for}.",
+			desc:    "The p99 backend commit of " + ofInstance + " has been ${value} (above ${h.backend_commit_p99}) for ${for}.",
 			value:   seconds,
 		},
 		{
 			group: groupPerformance, name: "EtcdPeerRTTHigh", forKey: "peer_rtt_high", severity: "warning",
 			expr:    "${C}_instance_to:etcd_network_peer_round_trip_time_seconds:p99 > ${t.peer_rtt_p99}",
 			summary: instance + ": slow network to peer {{ $labels.To }}",
-			desc:    "The p99 round trip from " + instance + " to peer {{ $labels.To }} has been ${value} (above ${h.peer_rtt_p99}) for ${for}. Heartbeats arriving late cause elections.",
+			desc:    "The p99 round trip from " + ofInstance + " to peer {{ $labels.To }} has been ${value} (above ${h.peer_rtt_p99}) for ${for}. Heartbeats arriving late cause elections.",
 			value:   seconds,
 		},
 		{
@@ -435,14 +440,14 @@ max by (${C}) (changes(${etcd etcd_debugging_mvcc_compact_revision}[${w.compacti
 			// than the rate window separates that from failures that go on.
 			expr:    "sum by (${C}, instance) (rate(${etcd etcd_server_proposals_failed_total}[${w.rate}])) > ${t.proposals_failed_rate}",
 			summary: instance + ": raft proposals are failing",
-			desc:    instance + " has failed ${value} raft proposals per second for ${for}: elections keep interrupting it or it cannot reach quorum.",
-			value:   number,
+			desc:    OfInstance + " has failed raft proposals at ${value} (more than ${h.proposals_failed_rate}/s) for ${for}: elections keep interrupting it or it cannot reach quorum.",
+			value:   `{{ printf "%.3g" $value }}/s`,
 		},
 		{
 			group: groupPerformance, name: "EtcdGRPCRequestsFailing", forKey: "grpc_requests_failing", severity: "warning",
 			expr:    "${C}_instance:grpc_server_handled:failure_ratio > ${t.grpc_failure_ratio}",
 			summary: instance + ": gRPC requests are failing",
-			desc:    "${value} of the unary gRPC requests " + instance + " served over the last ${w.rate} failed on the server side (above ${h.grpc_failure_ratio}), for ${for}. Canceled requests and ended watch and lease streams do not count.",
+			desc:    "${value} of the unary gRPC requests " + ofInstance + " served over the last ${w.rate} failed on the server side (above ${h.grpc_failure_ratio}), for ${for}. Canceled requests and ended watch and lease streams do not count.",
 			value:   percent,
 		},
 
