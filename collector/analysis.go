@@ -206,8 +206,9 @@ func (h *history) nameOf(id uint64) string {
 }
 
 // partitions marks members that are reachable but cut off from the raft
-// group: no leader, a term other than the majority's, or a raft index that
-// stands still while the leader's moves on. Only meaningful while the
+// group: no leader, a term other than the majority's, a raft index that
+// stands still while the leader's moves on, or linearizable reads that time
+// out on this member while other members serve them. Only meaningful while the
 // cluster has a leader; without one, the cluster has lost quorum, which has
 // its own signal.
 func (h *history) partitions(s *Snapshot) {
@@ -244,7 +245,13 @@ func (h *history) partitions(s *Snapshot) {
 		}
 		prev, seen := h.prevIndex[m.ID]
 		stuck := seen && leaderAdvanced && m.RaftIndex == prev && m.RaftIndex < leaderIndex
-		if m.Leader == 0 || m.RaftTerm != majorityTerm || stuck {
+		// A member whose inbound peer traffic is cut keeps receiving the
+		// leader's appends over the streams it dialled itself, so its index
+		// and term look fine; but its ReadIndex requests never reach the
+		// leader, so its linearizable reads fail while other members serve
+		// them. That is the partition clients feel.
+		cutOff := !m.Healthy && !m.Learner && s.HealthyVoting > 0 && m.readTimedOut
+		if m.Leader == 0 || m.RaftTerm != majorityTerm || stuck || cutOff {
 			h.suspect[m.ID]++
 		} else {
 			h.suspect[m.ID] = 0

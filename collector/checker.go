@@ -420,6 +420,7 @@ func (c *Checker) checkMember(ctx context.Context, t target) MemberState {
 		}
 	}
 	ms.Healthy = ms.Up && servedRead(readErr)
+	ms.readTimedOut = status.Code(readErr) == codes.DeadlineExceeded || errors.Is(readErr, context.DeadlineExceeded)
 	switch {
 	case stErr != nil:
 		ms.Err = stErr.Error()

@@ -73,6 +73,7 @@ type MemberState struct {
 	RaftApplyLag uint64
 
 	statusErrors []string // Status.Errors: alarms of the whole cluster
+	readTimedOut bool     // the health read hit its deadline
 }
 
 // Label is the member's `member` label: its name, or its hex ID when it has
