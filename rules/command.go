@@ -34,12 +34,15 @@ import (
 func Register(app *kingpin.Application) cli.Command {
 	cmd := app.Command("rules", "Render the Prometheus recording and alerting rules from a generator config.")
 	var o options
-	cmd.Flag("config", "Generator config (YAML); fields left out keep their defaults. See rules/README.md.").PlaceHolder("FILE").StringVar(&o.config)
-	cmd.Flag("profile", "default, or fast: short windows and `for` durations for end-to-end tests.").Default(string(ProfileDefault)).IsSetByUser(&o.profileSet).StringVar(&o.profile)
-	cmd.Flag("format", "rules (a Prometheus rule file) or prometheusrule (a Kubernetes PrometheusRule object).").Default("rules").IsSetByUser(&o.formatSet).StringVar(&o.format)
-	cmd.Flag("output", "File to write; - is stdout.").Default("-").PlaceHolder("FILE").IsSetByUser(&o.outputSet).StringVar(&o.output)
-	cmd.Flag("output-dir", "Write the whole set (both profiles and the PrometheusRule) into this directory instead.").PlaceHolder("DIR").StringVar(&o.outputDir)
-	cmd.Flag("print-config", "Print the default generator config and exit.").BoolVar(&o.printConfig)
+	// NoEnvar: main enables kingpin's default environment variables, whose
+	// names do not include the command, so ETCD_MONITOR_CONFIG meant for
+	// another subcommand would otherwise become the rules config.
+	cmd.Flag("config", "Generator config (YAML); fields left out keep their defaults. See rules/README.md.").NoEnvar().PlaceHolder("FILE").StringVar(&o.config)
+	cmd.Flag("profile", "default, or fast: short windows and for durations, for end-to-end tests.").NoEnvar().Default(string(ProfileDefault)).IsSetByUser(&o.profileSet).StringVar(&o.profile)
+	cmd.Flag("format", "rules (a Prometheus rule file) or prometheusrule (a Kubernetes PrometheusRule object).").NoEnvar().Default("rules").IsSetByUser(&o.formatSet).StringVar(&o.format)
+	cmd.Flag("output", "File to write; - is stdout.").NoEnvar().Default("-").PlaceHolder("FILE").IsSetByUser(&o.outputSet).StringVar(&o.output)
+	cmd.Flag("output-dir", "Write the whole set (both profiles and the PrometheusRule) into this directory instead.").NoEnvar().PlaceHolder("DIR").StringVar(&o.outputDir)
+	cmd.Flag("print-config", "Print the default generator config and exit.").NoEnvar().BoolVar(&o.printConfig)
 	return cli.Command{
 		Clause: cmd,
 		Run: func(_ context.Context, logger *slog.Logger) error {

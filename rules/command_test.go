@@ -16,7 +16,7 @@ import (
 // parse runs the subcommand the way main does and captures stdout.
 func runCommand(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	app := kingpin.New("etcd-monitor", "")
+	app := kingpin.New("etcd-monitor", "").DefaultEnvars() // as main does
 	app.Terminate(nil)
 	cmd := Register(app)
 	selected, err := app.Parse(append([]string{"rules"}, args...))
@@ -121,6 +121,30 @@ func TestCommandBadInputIsUsageError(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "\n") {
 			t.Errorf("%v: error is not one line: %q", args, err)
+		}
+	}
+}
+
+// main turns on kingpin's default environment variables; another
+// subcommand's ETCD_MONITOR_CONFIG must not leak into rules.
+func TestCommandIgnoresEnvironment(t *testing.T) {
+	t.Setenv("ETCD_MONITOR_CONFIG", filepath.Join(t.TempDir(), "serve-config.yml"))
+	t.Setenv("ETCD_MONITOR_PROFILE", "fast")
+	out, err := runCommand(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "(profile default)") {
+		t.Error("rules picked up ETCD_MONITOR_PROFILE")
+	}
+}
+
+func TestCommandHelpShowsPlaceholders(t *testing.T) {
+	app := kingpin.New("etcd-monitor", "")
+	cmd := Register(app)
+	for _, f := range cmd.Clause.Model().Flags {
+		if strings.Contains(f.Help, "`") {
+			t.Errorf("--%s help has backticks, which kingpin turns into a placeholder: %q", f.Name, f.Help)
 		}
 	}
 }
