@@ -17,6 +17,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/demo"
 	"github.com/etcd-monitor/etcd-monitor/internal/server"
+	"github.com/etcd-monitor/etcd-monitor/rules"
 )
 
 func main() {
@@ -34,6 +35,7 @@ func run(args []string) int {
 	cmds := []cli.Command{
 		server.RegisterServe(app),
 		demo.Register(app),
+		rules.Register(app),
 	}
 	selected, err := app.Parse(args)
 	if err != nil {

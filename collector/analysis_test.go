@@ -1,0 +1,235 @@
+package collector
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+)
+
+// realStates captures one Status response per member of a real 3-member
+// cluster and turns them into MemberStates the way the checker does. The
+// scenarios below then alter what each member reports, as a partition or a
+// split brain would, and feed rounds of them to the analysis.
+func realStates(t *testing.T) []MemberState {
+	t.Helper()
+	c := startCluster(t, backend{name: "embedded"}, localetcd.Options{Members: 3})
+	ch := NewChecker(ClusterConfig{Name: "unit", Conn: connFor(t, c.Endpoints())}, testLogger(t))
+	defer ch.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var states []MemberState
+	for _, m := range c.Members() {
+		// Ask each member itself, as the checker does.
+		mcli, err := m.Client()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := pb.NewMaintenanceClient(mcli.ActiveConnection()).Status(ctx, &pb.StatusRequest{})
+		mcli.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms := MemberState{ID: m.ID(), Name: m.Name, Endpoint: m.ClientURL, Up: true, Healthy: true}
+		ch.fillStatus(&ms, st)
+		states = append(states, ms)
+	}
+	if states[0].Leader == 0 || states[0].Leader != states[1].Leader || states[1].Leader != states[2].Leader {
+		t.Fatalf("real cluster does not agree on a leader: %+v", states)
+	}
+	return states
+}
+
+// round copies the states, lets alter change them and analyzes the result.
+func round(h *history, base []MemberState, at time.Time, alter func(ms []MemberState)) *Snapshot {
+	ms := append([]MemberState(nil), base...)
+	if alter != nil {
+		alter(ms)
+	}
+	s := &Snapshot{Cluster: "unit", Time: at, Members: ms}
+	h.analyze(s, true)
+	return s
+}
+
+func follower(ms []MemberState) int {
+	for i := range ms {
+		if ms[i].ID != ms[i].Leader {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestAnalysisOnRealStatus(t *testing.T) {
+	base := realStates(t)
+	leaderID := base[0].Leader
+	now := time.Now()
+	tick := func(i int) time.Time { return now.Add(time.Duration(i) * time.Second) }
+
+	t.Run("healthy", func(t *testing.T) {
+		h := newHistory()
+		s := round(h, base, tick(0), nil)
+		if !s.HasLeader || s.LeaderID != leaderID || !s.HasQuorum || s.SplitBrain || s.FailureTolerance != 1 || s.QuorumSize != 2 {
+			t.Fatalf("healthy cluster: %s", describe(s))
+		}
+	})
+
+	t.Run("split brain needs two consecutive rounds", func(t *testing.T) {
+		h := newHistory()
+		round(h, base, tick(0), nil)
+		// A follower claims leadership in a higher term: two leaders named.
+		rogue := func(ms []MemberState) {
+			f := follower(ms)
+			ms[f].Leader = ms[f].ID
+			ms[f].RaftTerm++
+		}
+		if s := round(h, base, tick(1), rogue); s.SplitBrain {
+			t.Fatalf("split brain after one round: %s", describe(s))
+		}
+		if s := round(h, base, tick(2), rogue); !s.SplitBrain {
+			t.Fatalf("no split brain after two rounds: %s", describe(s))
+		}
+		if s := round(h, base, tick(3), nil); s.SplitBrain {
+			t.Fatalf("split brain after members agree again: %s", describe(s))
+		}
+		// Disagreement broken by one agreeing round starts counting anew.
+		round(h, base, tick(4), rogue)
+		round(h, base, tick(5), nil)
+		if s := round(h, base, tick(6), rogue); s.SplitBrain {
+			t.Fatalf("non-consecutive disagreement counted as split brain: %s", describe(s))
+		}
+	})
+
+	t.Run("a member without leader is partitioned after two rounds", func(t *testing.T) {
+		h := newHistory()
+		round(h, base, tick(0), nil)
+		lost := func(ms []MemberState) { ms[follower(ms)].Leader = 0 }
+		s := round(h, base, tick(1), lost)
+		if s.Partitioned() {
+			t.Fatalf("partitioned after one round: %s", describe(s))
+		}
+		s = round(h, base, tick(2), lost)
+		if f := follower(base); !s.Members[f].Partitioned || s.SplitBrain || !s.HasLeader {
+			t.Fatalf("want %s partitioned, leader kept, no split brain: %s", base[f].Name, describe(s))
+		}
+	})
+
+	t.Run("a member in another term is partitioned", func(t *testing.T) {
+		h := newHistory()
+		other := func(ms []MemberState) { ms[follower(ms)].RaftTerm += 5 }
+		round(h, base, tick(0), other)
+		s := round(h, base, tick(1), other)
+		if !s.Members[follower(base)].Partitioned {
+			t.Fatalf("term mismatch not flagged: %s", describe(s))
+		}
+	})
+
+	t.Run("a raft index standing still while the leader's moves", func(t *testing.T) {
+		h := newHistory()
+		f := follower(base)
+		var li int
+		for i := range base {
+			if base[i].ID == leaderID {
+				li = i
+			}
+		}
+		for i := 0; i < 4; i++ {
+			s := round(h, base, tick(i), func(ms []MemberState) {
+				for j := range ms {
+					if j != f {
+						ms[j].RaftIndex += uint64(10 * i)
+					}
+				}
+			})
+			if got, want := s.Members[f].RaftIndexLag, uint64(10*i); got != want {
+				t.Errorf("round %d: lag %d, want %d", i, got, want)
+			}
+			if i >= 2 && !s.Members[f].Partitioned {
+				t.Errorf("round %d: stuck follower not partitioned: %s", i, describe(s))
+			}
+			if s.Members[li].Partitioned {
+				t.Errorf("leader flagged")
+			}
+		}
+	})
+
+	t.Run("no partition without a leader: that is quorum loss", func(t *testing.T) {
+		h := newHistory()
+		noLeader := func(ms []MemberState) {
+			for i := range ms {
+				ms[i].Leader = 0
+				ms[i].Healthy = false
+			}
+		}
+		round(h, base, tick(0), noLeader)
+		s := round(h, base, tick(1), noLeader)
+		if s.HasLeader || s.HasQuorum || s.Partitioned() {
+			t.Fatalf("no leader anywhere: %s", describe(s))
+		}
+	})
+
+	t.Run("leader changes count through a leaderless round", func(t *testing.T) {
+		h := newHistory()
+		round(h, base, tick(0), nil)
+		f := follower(base)
+		newLeader := base[f].ID
+		round(h, base, tick(1), func(ms []MemberState) {
+			for i := range ms {
+				ms[i].Leader = 0
+			}
+		})
+		moved := func(ms []MemberState) {
+			for i := range ms {
+				ms[i].Leader = newLeader
+				ms[i].RaftTerm++
+			}
+		}
+		s := round(h, base, tick(2), moved)
+		if s.LeaderChanges != 1 || len(s.LeaderHistory) != 1 || s.LeaderHistory[0].From != leaderID || s.LeaderHistory[0].To != newLeader {
+			t.Fatalf("want one change %x -> %x: %+v", leaderID, newLeader, s.LeaderHistory)
+		}
+		if !s.LastLeaderChange.Equal(tick(2)) {
+			t.Errorf("last change at %v", s.LastLeaderChange)
+		}
+		// Same leader, same term: nothing new.
+		if s = round(h, base, tick(3), moved); s.LeaderChanges != 1 {
+			t.Fatalf("counted a change without one: %d", s.LeaderChanges)
+		}
+		// Same leader re-elected in a higher term: a change the poll saw
+		// only through the term.
+		s = round(h, base, tick(4), func(ms []MemberState) {
+			moved(ms)
+			for i := range ms {
+				ms[i].RaftTerm++
+			}
+		})
+		if s.LeaderChanges != 2 {
+			t.Fatalf("re-election in a higher term not counted: %d", s.LeaderChanges)
+		}
+	})
+
+	t.Run("history keeps the last 100 changes", func(t *testing.T) {
+		h := newHistory()
+		round(h, base, tick(0), nil)
+		for i := 1; i <= 150; i++ {
+			term := uint64(i)
+			s := round(h, base, tick(i), func(ms []MemberState) {
+				for j := range ms {
+					ms[j].Leader = ms[i%3].ID
+					ms[j].RaftTerm = base[j].RaftTerm + term
+				}
+			})
+			if i == 150 {
+				if len(s.LeaderHistory) != leaderHistorySize || s.LeaderChanges != 150 {
+					t.Fatalf("history %d entries, %d changes", len(s.LeaderHistory), s.LeaderChanges)
+				}
+				if last := s.LeaderHistory[leaderHistorySize-1]; !last.Time.Equal(tick(150)) {
+					t.Fatalf("newest entry %v", last.Time)
+				}
+			}
+		}
+	})
+}
