@@ -39,7 +39,7 @@ func run(args []string) int {
 	}
 	selected, err := app.Parse(args)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "etcd-monitor: %v\n", err)
+		fmt.Fprintf(os.Stderr, "etcd-monitor: %v\n", cli.NameParseError(app, args, err))
 		return cli.ExitUsage
 	}
 	logger := promslog.New(logCfg)
