@@ -37,6 +37,29 @@ type ClusterConfig struct {
 	HealthCheckInterval time.Duration
 	// QuotaBackendBytes is used where the server does not report its quota.
 	QuotaBackendBytes int64
+	Probe             ProbeConfig
+	// HashKVInterval is how often members' KV hashes are compared; 0 turns
+	// the check off (hashing a large keyspace costs the members CPU).
+	HashKVInterval time.Duration
+}
+
+// Probe defaults.
+const (
+	DefaultProbeInterval  = 5 * time.Second
+	DefaultProbeKeyPrefix = "/etcd-monitor/probe/"
+)
+
+// ProbeConfig configures the synthetic probes.
+type ProbeConfig struct {
+	// Interval between probe rounds on each member; 0 turns probes off.
+	Interval time.Duration
+	// Timeout of each probe request (default: the etcd request timeout,
+	// at most Interval).
+	Timeout time.Duration
+	// Write enables the put and delete probes; off for read-only users.
+	Write bool
+	// KeyPrefix is where probe keys live.
+	KeyPrefix string
 }
 
 // Checker polls one cluster in the background and publishes an immutable
