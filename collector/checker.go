@@ -85,14 +85,45 @@ type Checker struct {
 	wasSplit     bool
 	wasPartition map[uint64]bool
 
+	// Probes.
+	probeMetrics *ProbeMetrics
+	probers      map[string]*prober // by member ID, endpoint and role
+	leaseMu      sync.Mutex
+	leaseID      int64
+	leaseGranted time.Time
+	probeLogMu   sync.Mutex
+	probeLogged  map[string]string
+	recent       *latencyWindow
+
+	// Certificates and KV hashes, refreshed by their own loops.
+	extraMu sync.Mutex
+	certs   []CertExpiry
+	hashkv  *HashKVResult
+
 	cancel context.CancelFunc
 	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// Option configures a Checker.
+type Option func(*Checker)
+
+// WithProbeMetrics enables the synthetic probes (when the cluster's probe
+// interval is positive), recording into pm.
+func WithProbeMetrics(pm *ProbeMetrics) Option {
+	return func(c *Checker) { c.probeMetrics = pm }
 }
 
 // NewChecker prepares a checker; Start begins polling.
-func NewChecker(cfg ClusterConfig, logger *slog.Logger) *Checker {
+func NewChecker(cfg ClusterConfig, logger *slog.Logger, opts ...Option) *Checker {
 	if cfg.QuotaBackendBytes == 0 {
 		cfg.QuotaBackendBytes = DefaultQuotaBackendBytes
+	}
+	if cfg.Probe.KeyPrefix == "" {
+		cfg.Probe.KeyPrefix = DefaultProbeKeyPrefix
+	}
+	if cfg.Probe.Interval > 0 && (cfg.Probe.Timeout <= 0 || cfg.Probe.Timeout > cfg.Probe.Interval) {
+		cfg.Probe.Timeout = min(cfg.Conn.RequestTimeout, cfg.Probe.Interval)
 	}
 	tr := &http.Transport{
 		TLSClientConfig:     cfg.Conn.TLS(),
@@ -100,7 +131,7 @@ func NewChecker(cfg ClusterConfig, logger *slog.Logger) *Checker {
 		IdleConnTimeout:     2 * cfg.HealthCheckInterval,
 		DialContext:         (&net.Dialer{Timeout: cfg.Conn.DialTimeout}).DialContext,
 	}
-	return &Checker{
+	c := &Checker{
 		cfg:          cfg,
 		logger:       logger.With("etcd_cluster", cfg.Name),
 		http:         &http.Client{Transport: tr, Timeout: cfg.Conn.RequestTimeout},
@@ -110,7 +141,14 @@ func NewChecker(cfg ClusterConfig, logger *slog.Logger) *Checker {
 		wasUp:        map[string]bool{},
 		seedWarned:   map[string]bool{},
 		wasPartition: map[uint64]bool{},
+		probers:      map[string]*prober{},
+		probeLogged:  map[string]string{},
+		recent:       newLatencyWindow(5 * time.Minute),
 	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // Name is the cluster's configured name (the etcd_cluster label).
@@ -130,6 +168,9 @@ func (c *Checker) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.done = make(chan struct{})
+	c.wg.Add(2)
+	go func() { defer c.wg.Done(); c.certLoop(ctx) }()
+	go func() { defer c.wg.Done(); c.hashKVLoop(ctx) }()
 	go func() {
 		defer close(c.done)
 		for {
@@ -150,9 +191,11 @@ func (c *Checker) Close() {
 	if c.cancel != nil {
 		c.cancel()
 		<-c.done
+		c.wg.Wait()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.stopProbers()
 	for ep, conn := range c.conns {
 		_ = conn.close()
 		delete(c.conns, ep)
@@ -215,9 +258,15 @@ func (c *Checker) CheckOnce(ctx context.Context) *Snapshot {
 	s.ClusterID = c.clusterID
 	s.Version = c.clusterVersion(ctx, s)
 	s.Success = (haveList || c.members != nil) && anyUp(states)
+	c.extraMu.Lock()
+	s.Certs, s.HashKV = c.certs, c.hashkv
+	c.extraMu.Unlock()
 	s.Duration = time.Since(start)
 	c.logEvents(s, ev)
 	c.snap.Store(s)
+	if ctx.Err() == nil {
+		c.reconcileProbers(s)
+	}
 	return s
 }
 

@@ -44,6 +44,8 @@ type ClusterCollector struct {
 	mUp, mHealthy, mPartitioned, mLeader, mLearner, mInfo *prometheus.Desc
 	mDBSize, mDBInUse, mDBQuota, mTerm, mIndex, mApplied  *prometheus.Desc
 	mIndexLag, mApplyLag, mAlarm                          *prometheus.Desc
+
+	certNotAfter, hashConsistent *prometheus.Desc
 }
 
 // NewClusterCollector returns a collector over src.
@@ -84,6 +86,9 @@ func NewClusterCollector(src SnapshotSource) *ClusterCollector {
 		mIndexLag:    newDesc("member_raft_index_lag", "Leader's raft index minus this member's, never below 0 (polls are not atomic: alert with a for).", memberLabels),
 		mApplyLag:    newDesc("member_raft_apply_lag", "Raft index minus applied index (etcd refuses requests past 5000).", memberLabels),
 		mAlarm:       newDesc("member_alarm", "An active alarm (NOSPACE, CORRUPT) on this member.", memberLabels, "alarm"),
+
+		certNotAfter:   newDesc("tls_cert_not_after_timestamp_seconds", "Expiry of a certificate: role server (member client URL), peer (member peer URL), ca (earliest in the CA bundle), client (the monitor's own).", clusterLabels, LabelEndpoint, "role"),
+		hashConsistent: newDesc("cluster_hashkv_consistent", "1 if the members' KV hashes agreed at the last comparison (members with the same compact revision, at the same revision).", clusterLabels),
 	}
 }
 
@@ -139,6 +144,12 @@ func (c *ClusterCollector) collectSnapshot(ch chan<- prometheus.Metric, s *Snaps
 	g(c.checkDuration, s.Duration.Seconds(), cl)
 	g(c.checkSuccess, b2f(s.Success), cl)
 	g(c.lastCheck, float64(s.Time.UnixMilli())/1e3, cl, "", "")
+	for _, ce := range s.Certs {
+		g(c.certNotAfter, float64(ce.NotAfter.Unix()), cl, ce.Endpoint, ce.Role)
+	}
+	if s.HashKV != nil {
+		g(c.hashConsistent, b2f(s.HashKV.Consistent), cl)
+	}
 
 	for i := range s.Members {
 		m := &s.Members[i]

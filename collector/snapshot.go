@@ -37,6 +37,12 @@ type Snapshot struct {
 	MembershipChanges uint64
 	// LeaderHistory holds the most recent changes, oldest first.
 	LeaderHistory []LeaderChange
+
+	// Certs are the certificate expiries last read (nil without TLS).
+	Certs []CertExpiry
+	// HashKV is the last conclusive KV hash comparison (nil: none yet, or
+	// the check is off).
+	HashKV *HashKVResult
 }
 
 // MemberState is one member as seen in one round.

@@ -28,6 +28,13 @@ type Flags struct {
 	interval      *time.Duration
 	quota         *int64
 	clusterName   *string
+
+	probeInterval      *time.Duration
+	probeIntervalAlias *time.Duration
+	probeTimeout       *time.Duration
+	probeWrite         *bool
+	probePrefix        *string
+	hashKVInterval     *time.Duration
 }
 
 // RegisterFlags adds the monitor flags to cmd.
@@ -40,6 +47,15 @@ func RegisterFlags(cmd *kingpin.CmdClause, defaultInterval time.Duration) *Flags
 	f.quota = cmd.Flag("etcd.quota-backend-bytes", "Backend quota assumed for members that do not report theirs (etcd before 3.6); etcd's default is 2 GiB.").
 		Default(strconv.Itoa(collector.DefaultQuotaBackendBytes)).Int64()
 	f.clusterName = cmd.Flag("cluster.name", "Name of the cluster: the etcd_cluster label.").Default("default").String()
+	f.probeInterval = cmd.Flag("probe.interval", "How often each member gets a round of synthetic requests (put, get, serializable get, delete); 0 turns probes off.").
+		Default(collector.DefaultProbeInterval.String()).Duration()
+	f.probeIntervalAlias = cmd.Flag("metrics-interval", "The seed's flag: alias of --probe.interval.").Hidden().NoEnvar().Duration()
+	f.probeTimeout = cmd.Flag("probe.timeout", "Deadline of each probe request (default: --etcd.request-timeout, at most --probe.interval); slower is a timeout.").Duration()
+	f.probeWrite = cmd.Flag("probe.write", "Run the put and delete probes; --no-probe.write for read-only credentials.").Default("true").Bool()
+	f.probePrefix = cmd.Flag("probe.key-prefix", "Key prefix of the probe keys (one key per monitor host and member, on a short lease).").
+		Default(collector.DefaultProbeKeyPrefix).String()
+	f.hashKVInterval = cmd.Flag("hashkv.interval", "How often the members' KV hashes are compared; 0 (the default) turns it off, as hashing a large keyspace costs the members CPU.").
+		Default("0s").Duration()
 	return f
 }
 
@@ -71,6 +87,13 @@ func (f *Flags) Options(conn *etcdconn.Config) (Options, error) {
 	if p := *f.telemetryPath; p == "" || p[0] != '/' {
 		return Options{}, cli.Usagef("--web.telemetry-path: must start with /, got %q", p)
 	}
+	probe, err := f.probeConfig()
+	if err != nil {
+		return Options{}, err
+	}
+	if *f.hashKVInterval < 0 {
+		return Options{}, cli.Usagef("--hashkv.interval: must not be negative, got %s", *f.hashKVInterval)
+	}
 	return Options{
 		TelemetryPath: *f.telemetryPath,
 		Clusters: []collector.ClusterConfig{{
@@ -78,8 +101,27 @@ func (f *Flags) Options(conn *etcdconn.Config) (Options, error) {
 			Conn:                conn,
 			HealthCheckInterval: *f.interval,
 			QuotaBackendBytes:   *f.quota,
+			Probe:               probe,
+			HashKVInterval:      *f.hashKVInterval,
 		}},
 	}, nil
+}
+
+func (f *Flags) probeConfig() (collector.ProbeConfig, error) {
+	interval := *f.probeInterval
+	if *f.probeIntervalAlias != 0 {
+		interval = *f.probeIntervalAlias
+	}
+	if interval < 0 {
+		return collector.ProbeConfig{}, cli.Usagef("--probe.interval: must not be negative, got %s", interval)
+	}
+	if *f.probeTimeout < 0 || (interval > 0 && *f.probeTimeout > interval) {
+		return collector.ProbeConfig{}, cli.Usagef("--probe.timeout: must be positive and at most --probe.interval (%s), got %s", interval, *f.probeTimeout)
+	}
+	if p := *f.probePrefix; p == "" || p == "/" {
+		return collector.ProbeConfig{}, cli.Usagef("--probe.key-prefix: must name a dedicated prefix, got %q", p)
+	}
+	return collector.ProbeConfig{Interval: interval, Timeout: *f.probeTimeout, Write: *f.probeWrite, KeyPrefix: *f.probePrefix}, nil
 }
 
 // Run starts a monitor with opts and serves it until ctx is done.

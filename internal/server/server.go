@@ -32,6 +32,7 @@ type Monitor struct {
 	opts     Options
 	logger   *slog.Logger
 	Checkers collector.Checkers
+	Probes   *collector.ProbeMetrics
 	Registry *prometheus.Registry
 }
 
@@ -40,9 +41,9 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 	if opts.TelemetryPath == "" {
 		opts.TelemetryPath = "/metrics"
 	}
-	m := &Monitor{opts: opts, logger: logger}
+	m := &Monitor{opts: opts, logger: logger, Probes: collector.NewProbeMetrics()}
 	for _, c := range opts.Clusters {
-		m.Checkers = append(m.Checkers, collector.NewChecker(c, logger))
+		m.Checkers = append(m.Checkers, collector.NewChecker(c, logger, collector.WithProbeMetrics(m.Probes)))
 	}
 	// Our own registry: in demo mode, etcd's in-process servers register
 	// their metrics on the default one, and those belong to etcd's /metrics.
@@ -52,6 +53,7 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collector.NewClusterCollector(m.Checkers),
+		m.Probes,
 	)
 	return m
 }
