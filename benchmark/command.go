@@ -1,0 +1,322 @@
+package benchmark
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/cli"
+	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
+)
+
+// flagFor maps Config's JSON names to the flags that set them, so a
+// ConfigError names the flag the user typed.
+var flagFor = map[string]string{
+	"workload":            "--workload",
+	"total":               "--total",
+	"duration":            "--duration",
+	"conns":               "--conns",
+	"clients":             "--clients",
+	"rate":                "--rate",
+	"key_size":            "--key-size",
+	"val_size":            "--val-size",
+	"key_space_size":      "--key-space-size",
+	"consistency":         "--consistency",
+	"read_ratio":          "--read-ratio",
+	"key_prefix":          "--key-prefix",
+	"max_quota_usage":     "--max-quota-usage",
+	"quota_backend_bytes": "--etcd.quota-backend-bytes",
+}
+
+type flags struct {
+	conn          *etcdconn.Flags
+	cfg           Config
+	seedType      string
+	seedOps       int
+	maxQuota      string
+	output        string
+	check         bool
+	checkP99      time.Duration
+	checkErrRate  float64
+	pushURL       string
+	pushJob       string
+	clusterName   string
+	stdout        io.Writer
+	stdoutIsTerm  func() bool
+	workloadIsSet bool
+	totalIsSet    bool
+}
+
+// Register adds the `benchmark` subcommand to app.
+func Register(app *kingpin.Application) cli.Command {
+	return register(app, os.Stdout, stdoutIsTerminal)
+}
+
+func register(app *kingpin.Application, stdout io.Writer, isTerm func() bool) cli.Command {
+	cmd := app.Command("benchmark", "Load-test an etcd cluster and report throughput and latency as etcd's tools/benchmark does; optionally push the results to a Pushgateway.")
+	f := newFlags(cmd, stdout, isTerm)
+	return cli.Command{Clause: cmd, Run: f.run}
+}
+
+func newFlags(cmd *kingpin.CmdClause, stdout io.Writer, isTerm func() bool) *flags {
+	f := &flags{stdout: stdout, stdoutIsTerm: isTerm}
+	f.conn = etcdconn.RegisterFlags(cmd, "127.0.0.1:2379")
+	d := DefaultConfig()
+	c := &f.cfg
+	// main enables kingpin's default environment variables, whose names do
+	// not include the command (ETCD_MONITOR_OUTPUT would be every command's
+	// --output). Only flags that mean the same to every command keep one.
+	flag := func(name, help string) *kingpin.FlagClause { return cmd.Flag(name, help).NoEnvar() }
+	flag("workload", "write (puts), read (gets over keys written first) or mixed (--read-ratio reads, the rest writes).").
+		Default(d.Workload).IsSetByUser(&f.workloadIsSet).StringVar(&c.Workload)
+	flag("benchmark-type", "The seed's name of --workload.").Hidden().StringVar(&f.seedType)
+	flag("read-ratio", "Share of reads in the mixed workload, 0 to 1.").Default(fmt.Sprint(d.ReadRatio)).Float64Var(&c.ReadRatio)
+	flag("total", fmt.Sprintf("Requests to send (default %d when --duration is not given).", DefaultTotal)).IsSetByUser(&f.totalIsSet).IntVar(&c.Total)
+	flag("benchmark-ops", "The seed's name of --total.").Hidden().IntVar(&f.seedOps)
+	flag("duration", "Run for this long instead of sending --total requests.").DurationVar(&c.Duration)
+	flag("conns", "gRPC connections; clients are spread over them as in etcd's tool.").Default(strconv.Itoa(d.Conns)).IntVar(&c.Conns)
+	flag("clients", "Concurrent clients, each with one request in flight.").Default(strconv.Itoa(d.Clients)).IntVar(&c.Clients)
+	flag("rate", "Maximum requests per second over all clients; 0 is unlimited.").Default("0").Float64Var(&c.Rate)
+	flag("key-size", "Key length below the run's directory (a zero-padded key index).").Default(strconv.Itoa(d.KeySize)).IntVar(&c.KeySize)
+	flag("val-size", "Value length in bytes.").Default(strconv.Itoa(d.ValSize)).IntVar(&c.ValSize)
+	flag("key-space-size", "Distinct keys written (read and mixed write them all before the timed run).").Default(strconv.Itoa(d.KeySpaceSize)).IntVar(&c.KeySpaceSize)
+	flag("sequential-keys", "Go through the key space in order instead of at random.").BoolVar(&c.SequentialKeys)
+	flag("consistency", "Reads: l (linearizable) or s (serializable).").Default(d.Consistency).StringVar(&c.Consistency)
+	flag("key-prefix", "Where the run writes (below a fresh directory); must hold no keys unless --allow-existing-keys.").Default(d.KeyPrefix).StringVar(&c.KeyPrefix)
+	flag("allow-existing-keys", "Run even though --key-prefix holds keys (they are left alone).").BoolVar(&c.AllowExistingKeys)
+	flag("max-quota-usage", "Refuse to start, or stop, when a member's database reaches this share of its quota (0.8 or 80%).").Default("80%").StringVar(&f.maxQuota)
+	cmd.Flag("etcd.quota-backend-bytes", "Backend quota assumed for members that do not report theirs (etcd before 3.6); etcd's default is 2 GiB.").
+		Default(strconv.Itoa(DefaultQuotaBackendBytes)).Int64Var(&c.QuotaBackendBytes)
+	flag("output", "Report format: text (like etcd's benchmark) or json.").Default("text").StringVar(&f.output)
+	flag("check", "Judge the run against the seed's expectations (p99 latency, error rate) and exit 1 when it fails them.").BoolVar(&f.check)
+	flag("check.max-p99-latency", "p99 latency --check accepts, per request kind.").Default("100ms").DurationVar(&f.checkP99)
+	flag("check.max-error-rate", "Share of failed requests --check accepts.").Default("0.05").Float64Var(&f.checkErrRate)
+	cmd.Flag("pushgateway.url", "Push the results to this Pushgateway (e.g. http://pushgateway:9091).").StringVar(&f.pushURL)
+	cmd.Flag("pushgateway.job", "job label of the pushed results.").Default(DefaultPushJob).StringVar(&f.pushJob)
+	cmd.Flag("cluster.name", "Name of the cluster: the etcd_cluster label of the pushed results.").Default("default").StringVar(&f.clusterName)
+	return f
+}
+
+// stdoutIsTerminal: a progress bar is drawn only for a person watching;
+// redirected output gets the report alone.
+func stdoutIsTerminal() bool {
+	fi, err := os.Stdout.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// config turns the parsed flags into a validated Config; errors are
+// UsageErrors naming the flag.
+func (f *flags) config() (Config, error) {
+	c := f.cfg
+	if f.seedType != "" {
+		if f.workloadIsSet && f.seedType != c.Workload {
+			return c, cli.Usagef("--benchmark-type: %q contradicts --workload=%s", f.seedType, c.Workload)
+		}
+		c.Workload = f.seedType
+	}
+	if f.seedOps != 0 {
+		if f.totalIsSet && f.seedOps != c.Total {
+			return c, cli.Usagef("--benchmark-ops: %d contradicts --total=%d", f.seedOps, c.Total)
+		}
+		c.Total = f.seedOps
+	}
+	q, err := parseShare(f.maxQuota)
+	if err != nil {
+		return c, cli.Usagef("--max-quota-usage: %v", err)
+	}
+	c.MaxQuotaUsage = q
+	if err := c.Validate(); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			if ce.Field == "total" && c.Total > 0 && c.Duration > 0 {
+				return c, cli.Usagef("--total and --duration: %s", ce.Msg)
+			}
+			return c, cli.Usagef("%s: %s", flagFor[ce.Field], ce.Msg)
+		}
+		return c, cli.Usagef("%v", err)
+	}
+	return c, nil
+}
+
+// parseShare reads "0.8" or "80%".
+func parseShare(s string) (float64, error) {
+	t := strings.TrimSpace(s)
+	pct := strings.HasSuffix(t, "%")
+	v, err := strconv.ParseFloat(strings.TrimSuffix(t, "%"), 64)
+	if err != nil {
+		return 0, fmt.Errorf("want a share such as 0.8 or 80%%, got %q", s)
+	}
+	if pct {
+		v /= 100
+	}
+	return v, nil
+}
+
+func (f *flags) run(ctx context.Context, logger *slog.Logger) error {
+	conn, err := f.conn.Config()
+	if err != nil {
+		return err
+	}
+	cfg, err := f.config()
+	if err != nil {
+		return err
+	}
+	if f.output != "text" && f.output != "json" {
+		return cli.Usagef("--output: want text or json, got %q", f.output)
+	}
+	if f.checkP99 <= 0 {
+		return cli.Usagef("--check.max-p99-latency: must be positive, got %s", f.checkP99)
+	}
+	if f.checkErrRate < 0 || f.checkErrRate > 1 {
+		return cli.Usagef("--check.max-error-rate: want a share between 0 and 1, got %v", f.checkErrRate)
+	}
+	if f.pushURL != "" {
+		if _, err := ParsePushURL(f.pushURL); err != nil {
+			return cli.Usagef("--pushgateway.url: %v", err)
+		}
+		if f.pushJob == "" {
+			return cli.Usagef("--pushgateway.job: must not be empty")
+		}
+	}
+	if f.clusterName == "" {
+		return cli.Usagef("--cluster.name: must not be empty")
+	}
+
+	var progress io.Writer
+	if f.stdoutIsTerm() {
+		progress = f.stdout
+	}
+	logger.Info("starting benchmark", "workload", cfg.Workload, "endpoints", strings.Join(conn.Endpoints, ","),
+		"conns", cfg.Conns, "clients", cfg.Clients, "total", cfg.Total, "duration", cfg.Duration, "key_prefix", cfg.KeyPrefix)
+	rep, err := Run(ctx, conn, cfg, progress)
+	if err != nil {
+		switch {
+		case errors.Is(err, ErrUnreachable):
+			return &cli.ExitError{Code: cli.ExitUnreachable, Err: err}
+		case errors.Is(err, ErrRefused):
+			return &cli.ExitError{Code: cli.ExitFailure, Err: err}
+		}
+		return err
+	}
+	if f.check {
+		rep.Judge(CheckLimits{MaxP99: f.checkP99, MaxErrorRate: f.checkErrRate})
+	}
+	if err := f.print(rep); err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+
+	// The report is out; now what went wrong decides the exit code.
+	var errs []error
+	if f.pushURL != "" {
+		if err := Push(ctx, PushOptions{URL: f.pushURL, Job: f.pushJob, Cluster: f.clusterName}, rep); err != nil {
+			errs = append(errs, err)
+		} else {
+			logger.Info("pushed results", "pushgateway", f.pushURL, "job", f.pushJob, "etcd_cluster", f.clusterName, "workload", rep.Workload)
+		}
+	}
+	if rep.Cleanup.Error != "" {
+		errs = append(errs, fmt.Errorf("cleanup: %s", rep.Cleanup.Error))
+	}
+	switch rep.Stop.Reason {
+	case StopCompleted:
+	case StopInterrupted:
+		errs = append(errs, errors.New("interrupted"))
+	default:
+		errs = append(errs, fmt.Errorf("stopped early: %s", rep.Stop.Detail))
+	}
+	if rep.Check != nil && !rep.Check.Passed {
+		var failed []string
+		for _, it := range rep.Check.Items {
+			if !it.Passed {
+				failed = append(failed, it.Detail)
+			}
+		}
+		errs = append(errs, fmt.Errorf("check failed: %s", strings.Join(failed, "; ")))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return &cli.ExitError{Code: cli.ExitFailure, Err: errors.New(strings.Join(msgs, "; "))}
+}
+
+func (f *flags) print(rep *Report) error {
+	if f.output == "json" {
+		enc := json.NewEncoder(f.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return rep.WriteText(f.stdout)
+}
+
+// seedDropped are the seed's monitoring flags, meaningless for a benchmark
+// run; the seed ignored them in benchmark mode.
+var seedDropped = map[string]bool{
+	"--api-port":              true,
+	"--health-check-interval": true,
+	"--metrics-interval":      true,
+}
+
+// SeedArgs rewrites the seed's benchmark mode,
+//
+//	etcd-monitor --run-benchmark --benchmark-type=mixed --benchmark-ops=10000 --endpoints=...
+//
+// into `benchmark --workload=mixed --total=10000 --etcd.endpoints=...`.
+// Other arguments are kept in order. It reports false, and returns args
+// unchanged, when args are not the seed's form.
+func SeedArgs(args []string) ([]string, bool) {
+	seed := false
+	for _, a := range args {
+		if a == "--run-benchmark" || a == "--run-benchmark=true" {
+			seed = true
+		}
+	}
+	if !seed {
+		return args, false
+	}
+	renamed := map[string]string{
+		"--benchmark-type": "--workload",
+		"--benchmark-ops":  "--total",
+		"--endpoints":      "--etcd.endpoints",
+	}
+	out := []string{"benchmark"}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--run-benchmark" || a == "--run-benchmark=true" {
+			continue
+		}
+		name, val, hasVal := strings.Cut(a, "=")
+		// "--flag value": the value is the next argument unless that is a
+		// flag itself.
+		nextIsValue := !hasVal && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-")
+		if seedDropped[name] {
+			if nextIsValue {
+				i++
+			}
+			continue
+		}
+		to, ok := renamed[name]
+		if !ok {
+			out = append(out, a)
+			continue
+		}
+		if nextIsValue {
+			i++
+			val = args[i]
+		}
+		out = append(out, to+"="+val)
+	}
+	return out, true
+}

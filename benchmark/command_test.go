@@ -1,0 +1,352 @@
+package benchmark
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/cli"
+	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
+)
+
+// parseFlags parses a benchmark command line and returns the validated
+// Config, as the command would run it.
+func parseFlags(t *testing.T, args ...string) (Config, error) {
+	t.Helper()
+	app := kingpin.New("etcd-monitor", "test").Terminate(nil)
+	cmd := app.Command("benchmark", "")
+	f := newFlags(cmd, io.Discard, func() bool { return false })
+	if _, err := app.Parse(append([]string{"benchmark"}, args...)); err != nil {
+		return Config{}, cli.Usagef("%v", err)
+	}
+	return f.config()
+}
+
+func TestBadInput(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--workload=delete"}, "--workload"},
+		{[]string{"--benchmark-type=scan"}, "--workload"},
+		{[]string{"--workload=mixed", "--read-ratio=1.5"}, "--read-ratio"},
+		{[]string{"--read-ratio=-0.1"}, "--read-ratio"},
+		{[]string{"--clients=0"}, "--clients"},
+		{[]string{"--conns=0"}, "--conns"},
+		{[]string{"--conns=10", "--clients=2"}, "--conns"},
+		{[]string{"--total=100", "--duration=10s"}, "--total and --duration"},
+		{[]string{"--total=-1"}, "--total"},
+		{[]string{"--rate=-5"}, "--rate"},
+		{[]string{"--consistency=strong"}, "--consistency"},
+		{[]string{"--key-size=2", "--key-space-size=1000"}, "--key-space-size"},
+		{[]string{"--key-space-size=0"}, "--key-space-size"},
+		{[]string{"--val-size=-1"}, "--val-size"},
+		{[]string{"--key-prefix="}, "--key-prefix"},
+		{[]string{"--max-quota-usage=120%"}, "--max-quota-usage"},
+		{[]string{"--max-quota-usage=lots"}, "--max-quota-usage"},
+		{[]string{"--output=yaml"}, "--output"},
+		{[]string{"--pushgateway.url=::not a url"}, "--pushgateway.url"},
+		{[]string{"--pushgateway.url=localhost:9091"}, "--pushgateway.url"},
+		{[]string{"--pushgateway.url=http://"}, "--pushgateway.url"},
+		{[]string{"--check.max-error-rate=2"}, "--check.max-error-rate"},
+		{[]string{"--etcd.endpoints=ftp://x:1"}, "--etcd.endpoints"},
+		{[]string{"--clients=many"}, "--clients"},
+		{[]string{"--duration=soon"}, "--duration"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			// No cluster listens on the default endpoint: bad input must be
+			// found before anything is dialled.
+			out, err := runCLI(ctx, tc.args...)
+			if code := cli.ExitCode(err); code != cli.ExitUsage {
+				t.Fatalf("exit %d (%v), want %d", code, err, cli.ExitUsage)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") || !strings.Contains(msg, tc.flag) {
+				t.Fatalf("want one line naming %s, got %q", tc.flag, msg)
+			}
+			if out != "" {
+				t.Fatalf("bad input printed %q", out)
+			}
+		})
+	}
+}
+
+func TestFlagDefaults(t *testing.T) {
+	cfg, err := parseFlags(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.total() != DefaultTotal || cfg.Duration != 0 || cfg.MaxQuotaUsage != 0.8 || cfg.KeyPrefix != DefaultKeyPrefix {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	cfg, err = parseFlags(t, "--duration=30s", "--max-quota-usage=0.5")
+	if err != nil || cfg.total() != 0 || cfg.Duration != 30*time.Second || cfg.MaxQuotaUsage != 0.5 {
+		t.Fatalf("timed run: %+v %v", cfg, err)
+	}
+	// The seed's spellings are hidden aliases on the subcommand too.
+	cfg, err = parseFlags(t, "--benchmark-type=read", "--benchmark-ops=500")
+	if err != nil || cfg.Workload != WorkloadRead || cfg.Total != 500 {
+		t.Fatalf("seed aliases: %+v %v", cfg, err)
+	}
+}
+
+func TestSeedArgs(t *testing.T) {
+	for _, tc := range []struct {
+		in, want []string
+		ok       bool
+	}{
+		{
+			in:   []string{"--run-benchmark", "--benchmark-type=mixed", "--benchmark-ops=10000", "--endpoints=localhost:2379"},
+			want: []string{"benchmark", "--workload=mixed", "--total=10000", "--etcd.endpoints=localhost:2379"},
+			ok:   true,
+		},
+		{
+			in:   []string{"--log.level=debug", "--run-benchmark=true", "--benchmark-type", "read", "--benchmark-ops", "50", "--endpoints", "a:1,b:2", "--api-port=8080", "--health-check-interval", "30s"},
+			want: []string{"benchmark", "--log.level=debug", "--workload=read", "--total=50", "--etcd.endpoints=a:1,b:2"},
+			ok:   true,
+		},
+		{in: []string{"--endpoints=localhost:2379", "--api-port=8080"}, want: []string{"--endpoints=localhost:2379", "--api-port=8080"}},
+		{in: []string{"serve", "--run-benchmark=false"}, want: []string{"serve", "--run-benchmark=false"}},
+		{in: nil, want: nil},
+	} {
+		got, ok := SeedArgs(tc.in)
+		if ok != tc.ok || !slices.Equal(got, tc.want) {
+			t.Errorf("SeedArgs(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+	// The rewritten command line is one the subcommand accepts.
+	args, _ := SeedArgs([]string{"--run-benchmark", "--benchmark-type=mixed", "--benchmark-ops=10000", "--endpoints=localhost:2379"})
+	cfg, err := parseFlags(t, args[1:]...)
+	if err != nil || cfg.Workload != WorkloadMixed || cfg.Total != 10000 || cfg.ReadRatio != 0.7 {
+		t.Fatalf("rewritten seed form parses to %+v, %v", cfg, err)
+	}
+}
+
+func TestJudge(t *testing.T) {
+	rep := &Report{
+		Stop: StopInfo{Reason: StopCompleted},
+		Operations: []OpReport{
+			{Operation: "read", Succeeded: 90, Requests: 90, Percentiles: []Percentile{{99, 0.020}}},
+			{Operation: "write", Succeeded: 4, Errors: 6, Requests: 10, Percentiles: []Percentile{{99, 0.150}}},
+		},
+		Summary: OpReport{Requests: 100, Errors: 6, ErrorRate: 0.06},
+	}
+	res := rep.Judge(SeedLimits())
+	if res.Passed || rep.Check != res {
+		t.Fatal("a run with a 150 ms write p99 and 6% errors passed")
+	}
+	failed := map[string]bool{}
+	for _, it := range res.Items {
+		failed[it.Name] = !it.Passed
+	}
+	if failed["read_p99"] || !failed["write_p99"] || !failed["error_rate"] || failed["completed"] {
+		t.Fatalf("verdicts: %+v", res.Items)
+	}
+	rep.Operations[1].Percentiles[0].Seconds = 0.05
+	rep.Summary.ErrorRate = 0.01
+	if !rep.Judge(SeedLimits()).Passed {
+		t.Fatalf("a good run failed: %+v", rep.Check.Items)
+	}
+	rep.Stop = StopInfo{Reason: StopQuota}
+	if rep.Judge(SeedLimits()).Passed {
+		t.Fatal("a run stopped by the quota guard passed")
+	}
+}
+
+func TestCommandOutputAndCheck(t *testing.T) {
+	c := sharedCluster(t)
+	kv := clientFor(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	eps := "--etcd.endpoints=" + strings.Join(c.Endpoints(), ",")
+
+	out, err := runCLI(ctx, eps, "--workload=mixed", "--total=1000", "--clients=4", "--conns=2", "--key-prefix=/test/cli/", "--output=json",
+		"--check", "--check.max-p99-latency=10s")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var rep Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--output json is not JSON: %v\n%s", err, out)
+	}
+	checkTotals(t, &rep, 1000)
+	if rep.Check == nil || !rep.Check.Passed || rep.Workload != WorkloadMixed || len(rep.Operations) != 2 {
+		t.Fatalf("report: workload %s, check %+v", rep.Workload, rep.Check)
+	}
+	var raw map[string]any
+	_ = json.Unmarshal([]byte(out), &raw)
+	for _, k := range []string{"summary", "operations", "stop", "quota", "cleanup", "config", "run_prefix", "total_seconds"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("JSON report lacks %q", k)
+		}
+	}
+
+	// A check that cannot pass exits 1, after printing the report.
+	out, err = runCLI(ctx, eps, "--total=200", "--key-prefix=/test/cli/", "--check", "--check.max-p99-latency=1ns")
+	if cli.ExitCode(err) != 1 || !strings.Contains(err.Error(), "check failed") || !strings.Contains(out, "Summary:") || !strings.HasSuffix(out, "FAIL\n") {
+		t.Fatalf("failing check: exit %d (%v)\n%s", cli.ExitCode(err), err, out)
+	}
+	if keysUnder(t, kv, "/test/cli/") != 0 {
+		t.Fatal("keys left behind")
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = runCLI(ctx, "--etcd.endpoints="+addr, "--etcd.dial-timeout=500ms", "--etcd.request-timeout=1s")
+	if cli.ExitCode(err) != cli.ExitUnreachable || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("exit %d (%v), want %d naming %s", cli.ExitCode(err), err, cli.ExitUnreachable, addr)
+	}
+}
+
+// startPushgateway runs a real Pushgateway on a free loopback port and
+// returns its URL.
+func startPushgateway(t *testing.T) string {
+	t.Helper()
+	bin := testbin.Require(t, "apt-get install prometheus-pushgateway (Debian's package; the Go module proxy does not serve it)", "prometheus-pushgateway", "pushgateway")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "--web.listen-address="+addr)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	url := "http://" + addr
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(url + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return url
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pushgateway at %s not ready: %v\n%s", url, err, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestPushgateway(t *testing.T) {
+	gw := startPushgateway(t)
+	c := sharedCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	eps := "--etcd.endpoints=" + strings.Join(c.Endpoints(), ",")
+	before := time.Now()
+	out, err := runCLI(ctx, eps, "--workload=mixed", "--total=1000", "--clients=4", "--conns=2", "--key-prefix=/test/push/",
+		"--output=json", "--pushgateway.url="+gw, "--cluster.name=bench-test")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var rep Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+
+	resp, err := http.Get(gw + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := map[string]string{"job": DefaultPushJob, "etcd_cluster": "bench-test", "workload": "mixed"}
+	find := func(name string, extra map[string]string) *dto.Metric {
+		t.Helper()
+		f := fams[name]
+		if f == nil {
+			t.Fatalf("%s not on the Pushgateway", name)
+		}
+	metrics:
+		for _, m := range f.Metric {
+			labels := map[string]string{}
+			for _, l := range m.Label {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for k, v := range group {
+				if labels[k] != v {
+					continue metrics
+				}
+			}
+			for k, v := range extra {
+				if labels[k] != v {
+					continue metrics
+				}
+			}
+			return m
+		}
+		t.Fatalf("%s{%v %v} not on the Pushgateway", name, group, extra)
+		return nil
+	}
+	for _, o := range rep.Operations {
+		op := map[string]string{"operation": o.Operation}
+		if got := find("etcd_monitor_benchmark_throughput_ops_per_second", op).GetGauge().GetValue(); got != o.Throughput {
+			t.Errorf("%s throughput %v, report says %v", o.Operation, got, o.Throughput)
+		}
+		if got := find("etcd_monitor_benchmark_requests", op).GetGauge().GetValue(); got != float64(o.Requests) {
+			t.Errorf("%s requests %v, report says %d", o.Operation, got, o.Requests)
+		}
+		h := find("etcd_monitor_benchmark_latency_seconds", op).GetHistogram()
+		// The text exposition adds the +Inf bucket.
+		if h.GetSampleCount() != uint64(o.Succeeded) || len(h.Bucket) != len(latencyBuckets)+1 {
+			t.Errorf("%s latency histogram: count %d, %d buckets; report: %d succeeded", o.Operation, h.GetSampleCount(), len(h.Bucket), o.Succeeded)
+		}
+		if last := h.Bucket[len(latencyBuckets)-1].GetCumulativeCount(); last != h.GetSampleCount() {
+			t.Errorf("%s: %d of %d latencies within the top bucket", o.Operation, last, h.GetSampleCount())
+		}
+		if mean := h.GetSampleSum() / float64(h.GetSampleCount()); rel(mean, o.Average) > 1e-6 {
+			t.Errorf("%s mean latency %v, report says %v", o.Operation, mean, o.Average)
+		}
+	}
+	if d := find("etcd_monitor_benchmark_duration_seconds", nil).GetGauge().GetValue(); d != rep.TotalSeconds {
+		t.Errorf("duration %v, report says %v", d, rep.TotalSeconds)
+	}
+	ts := find("etcd_monitor_benchmark_last_run_timestamp_seconds", nil).GetGauge().GetValue()
+	if ts < float64(before.Unix()) || ts > float64(time.Now().Unix()+1) {
+		t.Errorf("last run timestamp %v is not of this run", ts)
+	}
+	if find("etcd_monitor_benchmark_completed", nil).GetGauge().GetValue() != 1 {
+		t.Error("completed run pushed as not completed")
+	}
+
+	// A push that fails is reported and exits non-zero, after the report.
+	out, err = runCLI(ctx, eps, "--total=100", "--key-prefix=/test/push/", "--pushgateway.url=http://127.0.0.1:1")
+	if cli.ExitCode(err) != 1 || !strings.Contains(err.Error(), "pushing results") || !strings.Contains(out, "Summary:") {
+		t.Fatalf("failed push: exit %d (%v)\n%s", cli.ExitCode(err), err, out)
+	}
+}

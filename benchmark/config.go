@@ -1,0 +1,193 @@
+package benchmark
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Workloads.
+const (
+	WorkloadWrite = "write"
+	WorkloadRead  = "read"
+	WorkloadMixed = "mixed"
+)
+
+// Defaults. Key and value sizes are etcd's tools/benchmark defaults, so a
+// run with the defaults compares with `benchmark put` as it is usually run;
+// connections and clients are the seed's example.
+const (
+	DefaultTotal         = 10000
+	DefaultConns         = 10
+	DefaultClients       = 10
+	DefaultKeySize       = 8
+	DefaultValSize       = 8
+	DefaultKeySpaceSize  = 1000
+	DefaultReadRatio     = 0.7
+	DefaultKeyPrefix     = "/etcd-monitor/bench/"
+	DefaultMaxQuotaUsage = 0.8
+	DefaultConsistency   = "l"
+	// DefaultQuotaBackendBytes is etcd's default quota, assumed for members
+	// that do not report theirs (before 3.6).
+	DefaultQuotaBackendBytes = 2 << 30
+)
+
+// Config is one benchmark run. The JSON form is what the REST API accepts,
+// unmarshalled over DefaultConfig so that omitted fields keep defaults.
+type Config struct {
+	// Workload is write (puts), read (gets over keys written first) or
+	// mixed (ReadRatio reads, the rest writes).
+	Workload string `json:"workload"`
+	// Total requests to send; Duration runs for a time instead. Give one;
+	// with neither, DefaultTotal requests are sent.
+	Total    int           `json:"total,omitempty"`
+	Duration time.Duration `json:"duration,omitempty"`
+	// Conns gRPC connections shared by Clients clients, each with one
+	// request in flight (client i uses connection i mod Conns, as etcd's
+	// tool does).
+	Conns   int `json:"conns"`
+	Clients int `json:"clients"`
+	// Rate caps requests per second over all clients; 0 is unlimited.
+	Rate float64 `json:"rate,omitempty"`
+	// KeySize is the length of the key below the run's directory (the
+	// key's zero-padded index); ValSize the value's length in bytes.
+	KeySize int `json:"key_size"`
+	ValSize int `json:"val_size"`
+	// KeySpaceSize distinct keys are written (and, for read and mixed,
+	// written before the timed run so reads find them).
+	KeySpaceSize   int     `json:"key_space_size"`
+	SequentialKeys bool    `json:"sequential_keys,omitempty"`
+	Consistency    string  `json:"consistency"` // reads: l (linearizable) or s (serializable)
+	ReadRatio      float64 `json:"read_ratio"`  // mixed only
+	// KeyPrefix must be empty on the cluster unless AllowExistingKeys. Keys
+	// go below a fresh run directory under it either way, and only that
+	// directory is deleted afterwards.
+	KeyPrefix         string `json:"key_prefix"`
+	AllowExistingKeys bool   `json:"allow_existing_keys,omitempty"`
+	// MaxQuotaUsage is the share of a member's backend quota at which the
+	// run refuses to start or stops itself, 0 < x < 1.
+	MaxQuotaUsage float64 `json:"max_quota_usage"`
+	// QuotaBackendBytes is assumed for members that do not report their
+	// quota (etcd before 3.6); 0 means etcd's default, 2 GiB.
+	QuotaBackendBytes int64 `json:"quota_backend_bytes,omitempty"`
+}
+
+// DefaultConfig returns a write workload with every default filled in.
+func DefaultConfig() Config {
+	return Config{
+		Workload:      WorkloadWrite,
+		Conns:         DefaultConns,
+		Clients:       DefaultClients,
+		KeySize:       DefaultKeySize,
+		ValSize:       DefaultValSize,
+		KeySpaceSize:  DefaultKeySpaceSize,
+		Consistency:   DefaultConsistency,
+		ReadRatio:     DefaultReadRatio,
+		KeyPrefix:     DefaultKeyPrefix,
+		MaxQuotaUsage: DefaultMaxQuotaUsage,
+	}
+}
+
+// ConfigError names the setting that is wrong by its JSON name; the
+// command maps it to the flag (see flagFor).
+type ConfigError struct {
+	Field string
+	Msg   string
+}
+
+func (e *ConfigError) Error() string { return e.Field + ": " + e.Msg }
+
+func cfgErr(field, format string, args ...any) error {
+	return &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// maxKeyIndexDigits: keys are zero-padded decimal indices, and an int64
+// index has at most 19 digits.
+const maxKeyIndexDigits = 19
+
+// Validate reports the first thing wrong with c as a *ConfigError. Start
+// from DefaultConfig (the REST API unmarshals a request over it): a zero
+// field is taken literally, except that Total and Duration both zero mean
+// DefaultTotal requests and QuotaBackendBytes zero means etcd's default.
+func (c Config) Validate() error {
+	switch c.Workload {
+	case WorkloadWrite, WorkloadRead, WorkloadMixed:
+	default:
+		return cfgErr("workload", "want write, read or mixed, got %q", c.Workload)
+	}
+	if c.Total < 0 {
+		return cfgErr("total", "must not be negative, got %d", c.Total)
+	}
+	if c.Duration < 0 {
+		return cfgErr("duration", "must not be negative, got %s", c.Duration)
+	}
+	if c.Total > 0 && c.Duration > 0 {
+		return cfgErr("total", "give a total or a duration, not both (got %d and %s)", c.Total, c.Duration)
+	}
+	if c.Clients < 1 {
+		return cfgErr("clients", "must be at least 1, got %d", c.Clients)
+	}
+	if c.Conns < 1 {
+		return cfgErr("conns", "must be at least 1, got %d", c.Conns)
+	}
+	if c.Conns > c.Clients {
+		return cfgErr("conns", "%d connections for %d clients would leave connections idle: want at most as many as clients", c.Conns, c.Clients)
+	}
+	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
+		return cfgErr("rate", "want requests per second, 0 for unlimited, got %v", c.Rate)
+	}
+	if c.KeySize < 1 {
+		return cfgErr("key_size", "must be at least 1, got %d", c.KeySize)
+	}
+	if c.ValSize < 0 {
+		return cfgErr("val_size", "must not be negative, got %d", c.ValSize)
+	}
+	if c.KeySpaceSize < 1 {
+		return cfgErr("key_space_size", "must be at least 1, got %d", c.KeySpaceSize)
+	}
+	if c.KeySize < maxKeyIndexDigits && int64(c.KeySpaceSize-1) >= pow10(c.KeySize) {
+		return cfgErr("key_space_size", "%d keys need %d-digit key indices, but the key size is %d", c.KeySpaceSize, len(fmt.Sprint(c.KeySpaceSize-1)), c.KeySize)
+	}
+	switch c.Consistency {
+	case "l", "s":
+	default:
+		return cfgErr("consistency", "want l (linearizable) or s (serializable), got %q", c.Consistency)
+	}
+	if math.IsNaN(c.ReadRatio) || c.ReadRatio < 0 || c.ReadRatio > 1 {
+		return cfgErr("read_ratio", "want a share between 0 and 1, got %v", c.ReadRatio)
+	}
+	if strings.TrimSpace(c.KeyPrefix) == "" {
+		return cfgErr("key_prefix", "must not be empty: the benchmark writes only below its own prefix")
+	}
+	if math.IsNaN(c.MaxQuotaUsage) || c.MaxQuotaUsage <= 0 || c.MaxQuotaUsage >= 1 {
+		return cfgErr("max_quota_usage", "want a share of the quota above 0 and below 1 (e.g. 0.8 for 80%%), got %v", c.MaxQuotaUsage)
+	}
+	if c.QuotaBackendBytes < 0 {
+		return cfgErr("quota_backend_bytes", "must not be negative, got %d", c.QuotaBackendBytes)
+	}
+	return nil
+}
+
+// total is the number of requests to send, 0 for a timed run.
+func (c Config) total() int {
+	if c.Total == 0 && c.Duration == 0 {
+		return DefaultTotal
+	}
+	return c.Total
+}
+
+func (c Config) quotaBytes() int64 {
+	if c.QuotaBackendBytes == 0 {
+		return DefaultQuotaBackendBytes
+	}
+	return c.QuotaBackendBytes
+}
+
+func pow10(n int) int64 {
+	p := int64(1)
+	for range n {
+		p *= 10
+	}
+	return p
+}

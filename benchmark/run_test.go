@@ -1,0 +1,153 @@
+package benchmark
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWorkloads(t *testing.T) {
+	c := sharedCluster(t)
+	conn := connFor(t, c)
+	cli := clientFor(t, c)
+	for _, w := range []string{WorkloadWrite, WorkloadRead, WorkloadMixed} {
+		t.Run(w, func(t *testing.T) {
+			prefix := "/test/workloads/" + w + "/"
+			cfg := small(w, prefix)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			rep, err := Run(ctx, conn, cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkTotals(t, rep, cfg.Total)
+			if rep.Summary.Errors != 0 {
+				t.Fatalf("errors on a healthy cluster: %+v", rep.Summary.ErrorDistribution)
+			}
+			if !rep.OK() || rep.Cleanup.Remaining != 0 {
+				t.Fatalf("run not clean: stop %+v cleanup %+v", rep.Stop, rep.Cleanup)
+			}
+			if n := keysUnder(t, cli, prefix); n != 0 {
+				t.Fatalf("%d keys left below %s", n, prefix)
+			}
+			if !strings.HasPrefix(rep.RunPrefix, prefix) || len(rep.RunPrefix) != len(prefix)+9 {
+				t.Fatalf("run prefix %q is not a fresh directory below %q", rep.RunPrefix, prefix)
+			}
+
+			var ops []string
+			for _, o := range rep.Operations {
+				ops = append(ops, o.Operation)
+			}
+			switch w {
+			case WorkloadWrite:
+				assertOps(t, ops, "write")
+				if rep.Populate != nil {
+					t.Fatal("write workload populated the key space")
+				}
+				// Random keys over a 500-key space: 2000 writes hit
+				// almost all of them; cleanup deleted each once.
+				if rep.Cleanup.Deleted < 400 || rep.Cleanup.Deleted > 500 {
+					t.Fatalf("deleted %d keys, want the ~500 written", rep.Cleanup.Deleted)
+				}
+			case WorkloadRead:
+				assertOps(t, ops, "read")
+				if rep.Populate == nil || rep.Populate.Keys != int64(cfg.KeySpaceSize) || rep.Populate.Errors != 0 {
+					t.Fatalf("populate: %+v", rep.Populate)
+				}
+				if rep.Cleanup.Deleted != int64(cfg.KeySpaceSize) {
+					t.Fatalf("deleted %d keys, want the %d populated", rep.Cleanup.Deleted, cfg.KeySpaceSize)
+				}
+			case WorkloadMixed:
+				assertOps(t, ops, "read", "write")
+				reads := float64(rep.Operations[0].Requests) / float64(cfg.Total)
+				if reads < 0.6 || reads > 0.8 {
+					t.Fatalf("read share %.2f, want about 0.7", reads)
+				}
+			}
+
+			var text bytes.Buffer
+			if err := rep.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"Summary", "Total:", "Slowest:", "Fastest:", "Average:", "Stddev:", "Requests/sec:",
+				"Response time histogram:", "Latency distribution:", "50% in", "90% in", "95% in", "99% in", "99.9% in",
+				"Requests:\t2000 (2000 succeeded, 0 failed, error rate 0.00%)", "Cleanup: deleted", "Completed."} {
+				if !strings.Contains(text.String(), want) {
+					t.Errorf("text report lacks %q:\n%s", want, text.String())
+				}
+			}
+			if w == WorkloadMixed && (!strings.Contains(text.String(), "Summary (reads)") || !strings.Contains(text.String(), "Summary (writes)")) {
+				t.Errorf("mixed report does not show reads and writes apart:\n%s", text.String())
+			}
+			t.Logf("\n%s", text.String())
+
+			b, err := json.Marshal(rep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back Report
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatalf("report JSON does not parse: %v\n%s", err, b)
+			}
+			if back.Summary.Requests != int64(cfg.Total) || len(back.Summary.Percentiles) != len(pctls) || back.Config != cfg {
+				t.Fatalf("JSON round trip lost fields: %+v", back.Summary)
+			}
+		})
+	}
+}
+
+func assertOps(t *testing.T, got []string, want ...string) {
+	t.Helper()
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("operations %v, want %v", got, want)
+	}
+}
+
+// checkTotals asserts that the report's numbers add up.
+func checkTotals(t *testing.T, rep *Report, total int) {
+	t.Helper()
+	s := rep.Summary
+	if total > 0 && s.Requests != int64(total) {
+		t.Fatalf("summary counts %d requests, want %d", s.Requests, total)
+	}
+	if s.Succeeded+s.Errors != s.Requests {
+		t.Fatalf("succeeded %d + errors %d != requests %d", s.Succeeded, s.Errors, s.Requests)
+	}
+	var req, ok, bad int64
+	for _, o := range rep.Operations {
+		req, ok, bad = req+o.Requests, ok+o.Succeeded, bad+o.Errors
+		var hist uint64
+		for _, b := range o.Histogram {
+			hist += b.Count
+		}
+		if hist != uint64(o.Succeeded) {
+			t.Fatalf("%s histogram holds %d latencies, %d succeeded", o.Operation, hist, o.Succeeded)
+		}
+		var dist int64
+		for _, e := range o.ErrorDistribution {
+			dist += e.Count
+		}
+		if dist != o.Errors {
+			t.Fatalf("%s error distribution sums to %d, errors %d", o.Operation, dist, o.Errors)
+		}
+		if o.Succeeded > 0 {
+			if len(o.Percentiles) != len(pctls) || o.Fastest <= 0 || o.Slowest < o.Fastest || o.Average < o.Fastest || o.Average > o.Slowest {
+				t.Fatalf("%s figures inconsistent: %+v", o.Operation, o)
+			}
+			for i := 1; i < len(o.Percentiles); i++ {
+				if o.Percentiles[i].Seconds < o.Percentiles[i-1].Seconds {
+					t.Fatalf("%s percentiles not monotonic: %+v", o.Operation, o.Percentiles)
+				}
+			}
+		}
+	}
+	if req != s.Requests || ok != s.Succeeded || bad != s.Errors {
+		t.Fatalf("operations add up to %d/%d/%d, summary says %d/%d/%d", req, ok, bad, s.Requests, s.Succeeded, s.Errors)
+	}
+	if rep.TotalSeconds <= 0 || s.Succeeded > 0 && s.Throughput <= 0 {
+		t.Fatalf("total %v s, throughput %v", rep.TotalSeconds, s.Throughput)
+	}
+}
