@@ -46,7 +46,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"time"
 
@@ -143,7 +142,7 @@ func readError(path string, err error) error {
 // before any file is read, so a typo is reported ahead of a missing
 // certificate.
 func Parse(name string, data []byte, defaults Defaults) ([]collector.ClusterConfig, error) {
-	p := &parser{file: name, dir: filepath.Dir(name), defaults: defaults.withBuiltins()}
+	p := newParser(name, data, defaults)
 	entries, err := p.parse(data)
 	if err != nil {
 		return nil, err

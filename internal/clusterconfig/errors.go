@@ -32,12 +32,18 @@ func (p *parser) syntaxError(data []byte, err error, fallback int) error {
 	msg := err.Error()
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		if line, err := strconv.Atoi(m[1]); err == nil && line > 0 {
+			if isParserError(m[2]) {
+				line++
+			}
 			return p.errf(line, "syntax error", "%s", m[2])
 		}
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	line := fallback
 	switch {
+	case isParserError(msg):
+		// Without a line, the parser's mark was on its line 0.
+		line = 1
 	case isReaderError(msg):
 		if l := badCharLine(data); l > 0 {
 			line = l
@@ -49,6 +55,30 @@ func (p *parser) syntaxError(data []byte, err error, fallback int) error {
 		}
 	}
 	return p.errf(line, "syntax error", "%s", msg)
+}
+
+// isParserError reports whether yaml.v3's parser (rather than its scanner)
+// found the problem. yaml.v3 v3.0.1 adds one to the scanner's 0-based line
+// numbers but not to the parser's, so parser errors say "line 2" for the
+// third line.
+func isParserError(msg string) bool {
+	// Every problem parserc.go reports; the scanner's messages are
+	// different ("did not find expected tag URI" is the scanner's).
+	switch msg {
+	case "did not find expected <stream-start>",
+		"did not find expected <document start>",
+		"did not find expected node content",
+		"did not find expected '-' indicator",
+		"did not find expected key",
+		"did not find expected ',' or ']'",
+		"did not find expected ',' or '}'",
+		"found duplicate %TAG directive",
+		"found duplicate %YAML directive",
+		"found incompatible YAML document",
+		"found undefined tag handle":
+		return true
+	}
+	return false
 }
 
 // isReaderError reports whether yaml.v3 refused the bytes themselves

@@ -36,6 +36,28 @@ type parser struct {
 	file     string
 	dir      string
 	defaults Defaults
+	// budget is how many more values (mapping entries, list items) may be
+	// visited, of limit. Aliases let a small file name the same large list
+	// from every entry, so work is bounded by the file's size, not by what
+	// its aliases expand to.
+	budget, limit int
+}
+
+func newParser(name string, data []byte, defaults Defaults) *parser {
+	// A file without aliases has fewer values than bytes: it is never
+	// refused for size here.
+	limit := 1<<20 + 2*len(data)
+	return &parser{file: name, dir: filepath.Dir(name), defaults: defaults.withBuiltins(), budget: limit, limit: limit}
+}
+
+// spend charges one visited value, refusing the file once its aliases have
+// expanded it past the limit.
+func (p *parser) spend(n *yaml.Node, path string) error {
+	p.budget--
+	if p.budget < 0 {
+		return p.errf(n.Line, path, "aliases expand the file to more than %d values", p.limit)
+	}
+	return nil
 }
 
 // entry is one cluster after the static checks, before its files are read.
@@ -71,6 +93,9 @@ func (p *parser) parse(data []byte) ([]*entry, error) {
 	firstLine := map[string]int{} // cluster name → line of its name
 	for i, item := range list.Content {
 		path := fmt.Sprintf("clusters[%d]", i)
+		if err := p.spend(item, path); err != nil {
+			return nil, err
+		}
 		n := resolve(item)
 		if n == nil || n.Kind != yaml.MappingNode {
 			return nil, p.errf(item.Line, path, "want a cluster (a mapping with name, endpoints, …), got %s", kind(n))
@@ -84,6 +109,11 @@ func (p *parser) parse(data []byte) ([]*entry, error) {
 			return nil, err
 		}
 		nameLine := f.vals["name"].Line
+		if item.Kind == yaml.AliasNode {
+			// The same entry again: its name is written at the anchor,
+			// the repetition is here.
+			nameLine = item.Line
+		}
 		if first, dup := firstLine[e.cfg.Name]; dup {
 			return nil, p.errf(nameLine, f.sub("name"), "duplicate cluster name %q (first at line %d)", e.cfg.Name, first)
 		}
@@ -205,6 +235,9 @@ func (p *parser) endpoints(f *fields) ([]string, error) {
 	eps := make([]string, 0, len(v.Content))
 	for i, item := range v.Content {
 		path := fmt.Sprintf("%s[%d]", key, i)
+		if err := p.spend(item, path); err != nil {
+			return nil, err
+		}
 		n := resolve(item)
 		if n == nil || n.Kind != yaml.ScalarNode || isNull(n) {
 			return nil, p.errf(item.Line, path, "want an endpoint (host:port or http(s)://host:port), got %s", kind(n))
@@ -336,6 +369,9 @@ func (p *parser) collect(f *fields, m *yaml.Node, allowed []string, depth int, s
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		kn, v := m.Content[i], m.Content[i+1]
+		if err := p.spend(kn, f.pathOrTop()); err != nil {
+			return err
+		}
 		k := resolve(kn)
 		if k == nil || k.Kind != yaml.ScalarNode {
 			return p.errf(kn.Line, f.pathOrTop(), "want a field name as key, got %s", kind(k))
@@ -376,6 +412,9 @@ func (p *parser) collect(f *fields, m *yaml.Node, allowed []string, depth int, s
 			}
 		case n != nil && n.Kind == yaml.SequenceNode:
 			for _, item := range n.Content {
+				if err := p.spend(item, f.sub("<<")); err != nil {
+					return err
+				}
 				in := resolve(item)
 				if in == nil || in.Kind != yaml.MappingNode {
 					return p.errf(item.Line, f.sub("<<"), "want a mapping to merge, got %s", kind(in))
