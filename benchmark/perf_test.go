@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +28,8 @@ import (
 //
 //	ETCD_MONITOR_PERF=1 [ETCD_MONITOR_PERF_ENDPOINTS=127.0.0.1:2379] \
 //	[ETCD_MONITOR_PERF_TOTAL=20000] [ETCD_MONITOR_PERF_REPEATS=5] \
-//	[ETCD_MONITOR_PERF_SHAPES=1x1,10x100] \
+//	[ETCD_MONITOR_PERF_SHAPES=1x1,10x100] [ETCD_MONITOR_PERF_WORKLOADS=write,read] \
+//	[ETCD_MONITOR_PERF_SERVER_PID=$(pidof etcd)] \
 //	go test ./benchmark -run TestCompareWithPlainLoop -v -timeout 60m
 //
 // Without endpoints it starts a 1-member cluster in the test process.
@@ -53,19 +55,26 @@ func TestCompareWithPlainLoop(t *testing.T) {
 	}
 	ctx := context.Background()
 	t.Logf("endpoints %s, %d requests per run, %d repeats", strings.Join(conn.Endpoints, ","), total, repeats)
+	workloads := []string{WorkloadWrite, WorkloadRead}
+	if w := os.Getenv("ETCD_MONITOR_PERF_WORKLOADS"); w != "" {
+		workloads = strings.Split(w, ",")
+	}
 	t.Logf("%-6s %-12s %12s %12s %7s", "work", "conns/client", "ours req/s", "loop req/s", "ratio")
-	for _, w := range []string{WorkloadWrite, WorkloadRead} {
+	for _, w := range workloads {
 		for _, shape := range strings.Split(shapes, ",") {
 			var conns, clients int
 			if _, err := fmt.Sscanf(shape, "%dx%d", &conns, &clients); err != nil {
 				t.Fatalf("ETCD_MONITOR_PERF_SHAPES: %q is not CONNSxCLIENTS", shape)
 			}
-			var ours, loop []float64
+			var ours, loop, oursCPU, loopCPU, oursSrv, loopSrv, ratios []float64
 			for i := range repeats {
 				cfg := DefaultConfig()
 				cfg.Workload, cfg.Total, cfg.Conns, cfg.Clients = w, total, conns, clients
 				cfg.KeyPrefix = "/perf/ours/"
+				cpu, srv := processCPU(), serverCPU(t)
 				rep, err := Run(ctx, conn, cfg, nil)
+				oursCPU = append(oursCPU, (processCPU()-cpu).Seconds()*1e6/float64(total))
+				oursSrv = append(oursSrv, (serverCPU(t)-srv).Seconds()*1e6/float64(total))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -73,15 +82,21 @@ func TestCompareWithPlainLoop(t *testing.T) {
 					t.Fatalf("our run %d: %d errors, stop %+v, cleanup %+v", i, rep.Summary.Errors, rep.Stop, rep.Cleanup)
 				}
 				ours = append(ours, rep.Summary.Throughput)
+				cpu, srv = processCPU(), serverCPU(t)
 				tp, err := plainLoop(ctx, conn, w, conns, clients, total, cfg.KeySpaceSize)
+				loopCPU = append(loopCPU, (processCPU()-cpu).Seconds()*1e6/float64(total))
+				loopSrv = append(loopSrv, (serverCPU(t)-srv).Seconds()*1e6/float64(total))
 				if err != nil {
 					t.Fatal(err)
 				}
 				loop = append(loop, tp)
-				t.Logf("  %s %s repeat %d: ours %.0f, loop %.0f", w, shape, i, ours[i], loop[i])
+				ratios = append(ratios, ours[i]/loop[i])
+				t.Logf("  %s %s repeat %d: ours %.0f req/s, client %.1f µs CPU/req, server %.1f; loop %.0f req/s, client %.1f, server %.1f",
+					w, shape, i, ours[i], oursCPU[i], oursSrv[i], loop[i], loopCPU[i], loopSrv[i])
 			}
 			mo, ml := median(ours), median(loop)
-			t.Logf("%-6s %-12s %12.0f %12.0f %7.3f", w, shape, mo, ml, mo/ml)
+			t.Logf("%-6s %-12s %12.0f %12.0f %7.3f   (median of pair ratios %.3f) client CPU µs/req: ours %.1f, loop %.1f; server: ours %.1f, loop %.1f",
+				w, shape, mo, ml, mo/ml, median(ratios), median(oursCPU), median(loopCPU), median(oursSrv), median(loopSrv))
 			if mo < 0.95*ml {
 				t.Errorf("%s %s: our median %.0f req/s is below 0.95 of the plain loop's %.0f", w, shape, mo, ml)
 			}
@@ -144,6 +159,37 @@ func plainLoop(ctx context.Context, conn *etcdconn.Config, workload string, conn
 		return 0, fmt.Errorf("plain loop: %d errors", e)
 	}
 	return float64(total) / el.Seconds(), nil
+}
+
+// processCPU is the user and system CPU time of this process so far: with
+// an external cluster, the client's cost, which other load on the machine
+// disturbs far less than throughput.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// serverCPU is the CPU time of the etcd process ETCD_MONITOR_PERF_SERVER_PID
+// (0 when not given), to see what our requests cost the server.
+func serverCPU(t *testing.T) time.Duration {
+	pid := os.Getenv("ETCD_MONITOR_PERF_SERVER_PID")
+	if pid == "" {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		t.Fatalf("ETCD_MONITOR_PERF_SERVER_PID: %v", err)
+	}
+	// Fields after the command name (which may hold spaces): state is
+	// field 3, utime and stime fields 14 and 15, in clock ticks (100/s on
+	// Linux).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 func median(xs []float64) float64 {
