@@ -136,14 +136,14 @@ func TestParseRefuses(t *testing.T) {
 // instead of being expanded (the "billion laughs" shape).
 func TestParseRefusesAliasExpansion(t *testing.T) {
 	var b strings.Builder
-	b.WriteString("x-eps: &eps [" + strings.Repeat("h:1, ", 20000) + "h:1]\nclusters:\n")
+	b.WriteString("x-m: &m {dial_timeout: 1s}\nx-l: &l [" + strings.Repeat("*m, ", 20000) + "*m]\nclusters:\n")
 	for i := range 100 {
-		fmt.Fprintf(&b, "  - {name: c%d, endpoints: *eps}\n", i)
+		fmt.Fprintf(&b, "  - {<<: *l, name: c%d, endpoints: [h:1]}\n", i)
 	}
 	_, err := Parse("clusters.yml", []byte(b.String()), Defaults{})
 	assertUsage(t, err)
-	if want := "clusters.yml:1: clusters["; err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "aliases expand the file to more than") {
-		t.Errorf("got %v, want %s…].endpoints[…]: aliases expand the file to more than …", err, want)
+	if want := "clusters.yml:2: clusters["; err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "].<<: aliases expand the file to more than") {
+		t.Errorf("got %v, want %s…].<<: aliases expand the file to more than …", err, want)
 	}
 }
 

@@ -272,7 +272,7 @@ func (p *parser) quota(f *fields, def int64) (int64, error) {
 
 func (p *parser) probe(cf *fields, requestTimeout time.Duration) (collector.ProbeConfig, error) {
 	pc := p.defaults.Probe
-	// An absent probe: section is an empty one: every field inherited.
+	// Without a probe section every probe field is inherited.
 	f := &fields{path: cf.sub("probe"), line: cf.line, keys: map[string]*yaml.Node{}, vals: map[string]*yaml.Node{}}
 	if v, ok := cf.vals["probe"]; ok {
 		if v.Kind != yaml.MappingNode {
@@ -308,8 +308,8 @@ func (p *parser) probe(cf *fields, requestTimeout time.Duration) (collector.Prob
 		if timeout <= 0 {
 			return pc, p.errf(line, f.sub("timeout"), "must be positive, got %s", timeout)
 		}
-		// A probe still running when the next round is due would make
-		// rounds overlap or be skipped, so the interval bounds the timeout.
+		// Rounds do not overlap, so a timeout longer than the interval
+		// would let one slow member stretch the probe interval itself.
 		if pc.Interval > 0 && timeout > pc.Interval {
 			return pc, p.errf(line, f.sub("timeout"), "%s is longer than probe.interval %s", timeout, pc.Interval)
 		}
