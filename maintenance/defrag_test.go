@@ -267,7 +267,7 @@ func TestDefragRefusesWithMemberDown(t *testing.T) {
 // NOSPACE on a member with a small quota: compaction, defragmentation and
 // disarming make the cluster writable again.
 func TestDefragRecoversFromNoSpace(t *testing.T) {
-	c := startCluster(t, localetcd.Options{Members: 3, FastElections: true})
+	c := startCluster(t, localetcd.Options{Members: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	small := c.Member(2)

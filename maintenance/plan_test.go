@@ -182,3 +182,28 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+func TestPickSource(t *testing.T) {
+	cases := []struct {
+		name    string
+		members []member
+		want    string // "" for a refusal
+	}{
+		{"followers first", []member{{name: "m1", healthy: true, leader: true}, {name: "m2", healthy: true}, {name: "m3", healthy: true}}, "m2"},
+		{"a healthy follower", []member{{name: "m1", healthy: true, leader: true}, {name: "m2", down: true}, {name: "m3", healthy: true}}, "m3"},
+		{"never a learner", []member{{name: "m1", healthy: true, leader: true}, {name: "m2", down: true}, {name: "m3", down: true}, {name: "l", healthy: true, learner: true}}, ""},
+		{"the leader when alone", []member{{name: "m1", healthy: true, leader: true}}, "m1"},
+		{"not the leader of three", []member{{name: "m1", healthy: true, leader: true}, {name: "m2"}, {name: "m3", down: true}}, ""},
+	}
+	for _, tc := range cases {
+		m, err := pickSource(snapshotOf(tc.members...))
+		switch {
+		case tc.want == "" && err == nil:
+			t.Errorf("%s: picked %s, want a refusal", tc.name, m.Name)
+		case tc.want != "" && err != nil:
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.want)
+		case tc.want != "" && m.Name != tc.want:
+			t.Errorf("%s: picked %s, want %s", tc.name, m.Name, tc.want)
+		}
+	}
+}
