@@ -257,6 +257,12 @@ func TestDefragRefusesWithMemberDown(t *testing.T) {
 		}
 	}
 
+	// Through the command: exit 1 (not bad input) with the reason, and the
+	// dry run refuses the same way.
+	_, code, err := runCommand(t, defragCmd, "defrag", "--etcd.endpoints="+strings.Join(c.Endpoints(), ","), "--min-free-bytes=8MiB", "--dry-run")
+	if code != 1 || err == nil || !strings.Contains(err.Error(), down.Name) {
+		t.Errorf("dry run through the command: exit %d, %v; want 1 naming %s", code, err, down.Name)
+	}
 	for name, st := range statuses(t, c) {
 		if st.DbSize != before[name].DbSize {
 			t.Errorf("%s changed while refusing: %d -> %d bytes", name, before[name].DbSize, st.DbSize)

@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 )
@@ -259,4 +261,33 @@ func (p *probe) failures() []error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]error(nil), p.errs...)
+}
+
+// runCommand runs a registered command the way main does: kingpin with
+// default environment variables, the selected command's Run, the exit code.
+func runCommand(t *testing.T, register func(*kingpin.Application, *strings.Builder) cli.Command, args ...string) (out string, code int, err error) {
+	t.Helper()
+	app := kingpin.New("etcd-monitor", "").DefaultEnvars()
+	app.Terminate(nil)
+	var b strings.Builder
+	cmd := register(app, &b)
+	selected, err := app.Parse(args)
+	if err != nil {
+		// main prints kingpin's parse errors and exits 2.
+		return "", cli.ExitUsage, err
+	}
+	if selected != cmd.Clause.FullCommand() {
+		t.Fatalf("parsed %q, want %q", selected, cmd.Clause.FullCommand())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err = cmd.Run(ctx, testLogger(t))
+	return b.String(), cli.ExitCode(err), err
+}
+
+func defragCmd(app *kingpin.Application, b *strings.Builder) cli.Command {
+	return registerDefrag(app, b)
+}
+func snapshotCmd(app *kingpin.Application, b *strings.Builder) cli.Command {
+	return registerSnapshot(app, b)
 }
