@@ -95,6 +95,10 @@ type Checker struct {
 	probeLogged  map[string]string
 	recent       *latencyWindow
 
+	// Revisions over the last minutes, for the write rate.
+	revMu   sync.Mutex
+	revSeen []revSample
+
 	// Certificates and KV hashes, refreshed by their own loops.
 	extraMu sync.Mutex
 	certs   []CertExpiry
@@ -261,6 +265,9 @@ func (c *Checker) CheckOnce(ctx context.Context) *Snapshot {
 	c.extraMu.Lock()
 	s.Certs, s.HashKV = c.certs, c.hashkv
 	c.extraMu.Unlock()
+	if s.Revision > 0 {
+		c.recordRevision(s.Time, s.Revision)
+	}
 	s.Duration = time.Since(start)
 	c.logEvents(s, ev)
 	c.snap.Store(s)

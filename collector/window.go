@@ -111,3 +111,22 @@ func (c *Checker) RecentLatency(window time.Duration) []LatencySummary {
 func (c *Checker) RecentLatencyByOperation(window time.Duration) []LatencySummary {
 	return c.recent.summaries(time.Now(), window, true)
 }
+
+// count returns how many samples of the given operations were taken in
+// (from, to].
+func (w *latencyWindow) count(from, to time.Time, ops ...string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for k, s := range w.samples {
+		if !slices.Contains(ops, k[1]) {
+			continue
+		}
+		for _, x := range s {
+			if x.at.After(from) && !x.at.After(to) {
+				n++
+			}
+		}
+	}
+	return n
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/demo"
 	"github.com/etcd-monitor/etcd-monitor/internal/server"
+	"github.com/etcd-monitor/etcd-monitor/maintenance"
 	"github.com/etcd-monitor/etcd-monitor/rules"
 )
 
@@ -28,7 +29,8 @@ func run(args []string) int {
 	app := kingpin.New("etcd-monitor", "Monitoring for etcd clusters: a Prometheus exporter, rules, alerts, dashboards and a load tester.").
 		DefaultEnvars().UsageWriter(os.Stdout).ErrorWriter(os.Stderr)
 	app.Version(version.Print("etcd-monitor"))
-	app.HelpFlag.Short('h')
+	app.HelpFlag.Short('h').NoEnvar()
+	app.VersionFlag.NoEnvar()
 	logCfg := &promslog.Config{}
 	flag.AddFlags(app, logCfg)
 
@@ -36,6 +38,8 @@ func run(args []string) int {
 		server.RegisterServe(app),
 		demo.Register(app),
 		rules.Register(app),
+		maintenance.RegisterDefrag(app),
+		maintenance.RegisterSnapshot(app),
 	}
 	selected, err := app.Parse(args)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -184,6 +185,22 @@ func NormalizeEndpoint(raw string, useTLS bool) (string, error) {
 		return "", fmt.Errorf("endpoint %q: unexpected path %q", raw, u.Path)
 	}
 	return u.Scheme + "://" + u.Host, nil
+}
+
+// Format prints the settings without the password, so %v and %+v of a
+// Config (in a log line or an error) cannot leak it.
+func (c Config) Format(f fmt.State, verb rune) {
+	pw := ""
+	if c.password != "" {
+		pw = "<redacted>"
+	}
+	fmt.Fprintf(f, "{Endpoints:%v DialTimeout:%s RequestTimeout:%s CAFile:%q CertFile:%q KeyFile:%q InsecureSkipVerify:%v Username:%q PasswordFile:%q Password:%s}",
+		c.Endpoints, c.DialTimeout, c.RequestTimeout, c.CAFile, c.CertFile, c.KeyFile, c.InsecureSkipVerify, c.Username, c.PasswordFile, pw)
+}
+
+// LogValue keeps the password out of structured logs too.
+func (c Config) LogValue() slog.Value {
+	return slog.StringValue(fmt.Sprint(c))
 }
 
 // TLS returns the client TLS configuration, nil for plain connections.

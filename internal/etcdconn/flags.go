@@ -57,6 +57,12 @@ func RegisterFlags(app FlagRegisterer, defaultEndpoints string) *Flags {
 	return f
 }
 
+// Timeouts returns the dial and request timeout flags as given, for
+// settings that other sources (a config file) inherit.
+func (f *Flags) Timeouts() (dial, request time.Duration) {
+	return f.cfg.DialTimeout, f.cfg.RequestTimeout
+}
+
 // Config validates the parsed flags and returns the loaded configuration.
 // Errors are UsageErrors naming the flag.
 func (f *Flags) Config() (*Config, error) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
+	"github.com/etcd-monitor/etcd-monitor/internal/clusterconfig"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 )
 
@@ -72,39 +74,73 @@ func (f *Flags) WebConfig() (*web.FlagConfig, error) {
 	return f.web, nil
 }
 
+// settings are the validated flag values every cluster starts from.
+type settings struct {
+	telemetryPath string
+	interval      time.Duration
+	quota         int64
+	probe         collector.ProbeConfig
+	hashKV        time.Duration
+}
+
+func (f *Flags) settings() (settings, error) {
+	if err := etcdconn.PositiveDuration("--health-check-interval", *f.interval); err != nil {
+		return settings{}, err
+	}
+	if *f.quota <= 0 {
+		return settings{}, cli.Usagef("--etcd.quota-backend-bytes: must be positive, got %d", *f.quota)
+	}
+	if p := *f.telemetryPath; p == "" || p[0] != '/' {
+		return settings{}, cli.Usagef("--web.telemetry-path: must start with /, got %q", p)
+	}
+	probe, err := f.probeConfig()
+	if err != nil {
+		return settings{}, err
+	}
+	if *f.hashKVInterval < 0 {
+		return settings{}, cli.Usagef("--hashkv.interval: must not be negative, got %s", *f.hashKVInterval)
+	}
+	return settings{telemetryPath: *f.telemetryPath, interval: *f.interval, quota: *f.quota, probe: probe, hashKV: *f.hashKVInterval}, nil
+}
+
 // Options validates the flags and returns the monitor options for one
 // cluster reached through conn.
 func (f *Flags) Options(conn *etcdconn.Config) (Options, error) {
-	if err := etcdconn.PositiveDuration("--health-check-interval", *f.interval); err != nil {
+	st, err := f.settings()
+	if err != nil {
 		return Options{}, err
-	}
-	if *f.quota <= 0 {
-		return Options{}, cli.Usagef("--etcd.quota-backend-bytes: must be positive, got %d", *f.quota)
 	}
 	if *f.clusterName == "" {
 		return Options{}, cli.Usagef("--cluster.name: must not be empty")
 	}
-	if p := *f.telemetryPath; p == "" || p[0] != '/' {
-		return Options{}, cli.Usagef("--web.telemetry-path: must start with /, got %q", p)
-	}
-	probe, err := f.probeConfig()
-	if err != nil {
-		return Options{}, err
-	}
-	if *f.hashKVInterval < 0 {
-		return Options{}, cli.Usagef("--hashkv.interval: must not be negative, got %s", *f.hashKVInterval)
-	}
 	return Options{
-		TelemetryPath: *f.telemetryPath,
+		TelemetryPath: st.telemetryPath,
 		Clusters: []collector.ClusterConfig{{
 			Name:                *f.clusterName,
 			Conn:                conn,
-			HealthCheckInterval: *f.interval,
-			QuotaBackendBytes:   *f.quota,
-			Probe:               probe,
-			HashKVInterval:      *f.hashKVInterval,
+			HealthCheckInterval: st.interval,
+			QuotaBackendBytes:   st.quota,
+			Probe:               st.probe,
+			HashKVInterval:      st.hashKV,
 		}},
 	}, nil
+}
+
+// FileOptions loads the clusters of a config file; the flags give every
+// setting a cluster entry leaves out.
+func (f *Flags) FileOptions(path string, dial, request time.Duration) (Options, error) {
+	st, err := f.settings()
+	if err != nil {
+		return Options{}, err
+	}
+	clusters, err := clusterconfig.Load(path, clusterconfig.Defaults{
+		HealthCheckInterval: st.interval, QuotaBackendBytes: st.quota, HashKVInterval: st.hashKV,
+		DialTimeout: dial, RequestTimeout: request, Probe: st.probe,
+	})
+	if err != nil {
+		return Options{}, err
+	}
+	return Options{TelemetryPath: st.telemetryPath, Clusters: clusters}, nil
 }
 
 func (f *Flags) probeConfig() (collector.ProbeConfig, error) {
@@ -140,18 +176,33 @@ func RegisterServe(app *kingpin.Application) cli.Command {
 	cmd := app.Command("serve", "Watch etcd clusters and serve /metrics (the default command).").Default()
 	conn := etcdconn.RegisterFlags(cmd, "127.0.0.1:2379")
 	flags := RegisterFlags(cmd, 10*time.Second)
+	configFile := cmd.Flag("config.file", "YAML file listing the clusters to watch (docs/clusters.example.yml); the etcd flags then only give defaults.").String()
+	configCheck := cmd.Flag("config.check", "Validate the configuration (the config file, or the flags) and exit.").Bool()
 	return cli.Command{Clause: cmd, Run: func(ctx context.Context, logger *slog.Logger) error {
-		c, err := conn.Config()
-		if err != nil {
-			return err
+		var opts Options
+		var err error
+		if *configFile != "" {
+			dial, request := conn.Timeouts()
+			opts, err = flags.FileOptions(*configFile, dial, request)
+		} else {
+			var c *etcdconn.Config
+			if c, err = conn.Config(); err == nil {
+				opts, err = flags.Options(c)
+			}
 		}
-		opts, err := flags.Options(c)
 		if err != nil {
 			return err
 		}
 		webCfg, err := flags.WebConfig()
 		if err != nil {
 			return err
+		}
+		if *configCheck {
+			for _, c := range opts.Clusters {
+				fmt.Printf("cluster %q: %d endpoints, checked every %s, probes every %s\n", c.Name, len(c.Conn.Endpoints), c.HealthCheckInterval, c.Probe.Interval)
+			}
+			fmt.Println("configuration OK")
+			return nil
 		}
 		return Run(ctx, logger, opts, webCfg)
 	}}

@@ -19,13 +19,23 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
+	"github.com/etcd-monitor/etcd-monitor/internal/api"
 )
 
 // Options configure a monitor.
 type Options struct {
 	Clusters      []collector.ClusterConfig
 	TelemetryPath string
+	// Benchmark enables POST /api/v1/performance/benchmark (off by
+	// default: it writes load into the watched cluster).
+	Benchmark api.BenchmarkFunc
+	// Demo enables the demo's member control endpoints.
+	Demo api.DemoControl
 }
+
+// alertHistorySize bounds the webhook history kept in memory.
+const alertHistorySize = 1000
 
 // Monitor is a running set of checkers and the registry that exposes them.
 type Monitor struct {
@@ -34,6 +44,8 @@ type Monitor struct {
 	Checkers collector.Checkers
 	Probes   *collector.ProbeMetrics
 	Registry *prometheus.Registry
+	Alerts   *alerthistory.Store
+	API      *api.API
 }
 
 // New builds a monitor; Start begins checking.
@@ -55,6 +67,8 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 		collector.NewClusterCollector(m.Checkers),
 		m.Probes,
 	)
+	m.Alerts = alerthistory.New(alertHistorySize, collector.LabelCluster, logger)
+	m.API = api.New(api.Options{Checkers: m.Checkers, Alerts: m.Alerts, Benchmark: opts.Benchmark, Demo: opts.Demo, Logger: logger})
 	return m
 }
 
@@ -67,6 +81,9 @@ func (m *Monitor) Close() { m.Checkers.Close() }
 // Handler serves the telemetry path and the landing page.
 func (m *Monitor) Handler() (http.Handler, error) {
 	mux := http.NewServeMux()
+	for _, p := range m.API.Paths() {
+		mux.Handle(p, m.API)
+	}
 	mux.Handle(m.opts.TelemetryPath, promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelError),
 		EnableOpenMetrics: true,

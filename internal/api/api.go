@@ -1,0 +1,452 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
+)
+
+// BenchmarkFunc runs a benchmark described by a JSON body against a cluster
+// and returns its report. It returns a *RequestError for a bad body.
+type BenchmarkFunc func(ctx context.Context, ch *collector.Checker, body []byte) (any, error)
+
+// DemoControl stops, starts and partitions members of the demo cluster.
+type DemoControl interface {
+	// Act performs action (stop, start, partition, heal) on a member.
+	Act(member, action string) error
+}
+
+// Options configure the API.
+type Options struct {
+	Checkers collector.Checkers
+	Alerts   *alerthistory.Store
+	// Benchmark is nil unless --web.enable-benchmark-api is set.
+	Benchmark BenchmarkFunc
+	// Demo is set in demo mode only.
+	Demo   DemoControl
+	Logger *slog.Logger
+	// LatencyWindow is the sliding window of the latency endpoints
+	// (default 5 minutes, the most the checkers keep).
+	LatencyWindow time.Duration
+}
+
+// RequestError is a client error with its HTTP status.
+type RequestError struct {
+	Status int
+	Msg    string
+}
+
+func (e *RequestError) Error() string { return e.Msg }
+
+// BadRequest builds a 400 RequestError.
+func BadRequest(format string, args ...any) error {
+	return &RequestError{Status: http.StatusBadRequest, Msg: fmt.Sprintf(format, args...)}
+}
+
+// API is the REST API handler.
+type API struct {
+	opts     Options
+	mux      *http.ServeMux
+	benchMu  sync.Mutex
+	benching bool
+}
+
+// New builds the API's routes.
+func New(opts Options) *API {
+	if opts.LatencyWindow <= 0 || opts.LatencyWindow > latencyWindow {
+		opts.LatencyWindow = latencyWindow
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &API{opts: opts, mux: http.NewServeMux()}
+	a.route("/health", http.MethodGet, a.health)
+	a.route("/api/v1/cluster/status", http.MethodGet, a.clusterStatus)
+	a.route("/api/v1/cluster/leader", http.MethodGet, a.leader)
+	a.route("/api/v1/metrics/current", http.MethodGet, a.currentMetrics)
+	a.route("/api/v1/metrics/latency", http.MethodGet, a.latency)
+	a.route("/api/v1/performance/benchmark", http.MethodPost, a.benchmark)
+	a.route("/api/v1/alerts", http.MethodPost, a.receiveAlerts)
+	a.route("/api/v1/alerts/history", http.MethodGet, a.alertHistory)
+	a.route("/api/v1/demo/members/", http.MethodPost, a.demo)
+	a.route("/api/", "", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+	})
+	return a
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// Paths lists the path prefixes the API owns, for mounting next to /metrics.
+func (a *API) Paths() []string { return []string{"/health", "/api/"} }
+
+func (a *API) route(path, method string, h http.HandlerFunc) {
+	a.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		if method != "" && r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
+			w.Header().Set("Allow", method)
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: use %s", r.Method, path, method))
+			return
+		}
+		defer func() {
+			// Never let a bug in one handler take the monitor down.
+			if v := recover(); v != nil {
+				a.opts.Logger.Error("API handler panic", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				writeError(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		h(w, r)
+	})
+}
+
+type errorBody struct {
+	Error  string `json:"error"`
+	Status int    `json:"status"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, errorBody{Error: msg, Status: status})
+}
+
+func writeErr(w http.ResponseWriter, err error) {
+	var re *RequestError
+	if errors.As(err, &re) {
+		writeError(w, re.Status, re.Msg)
+		return
+	}
+	writeError(w, http.StatusInternalServerError, err.Error())
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// checker picks the cluster named by ?cluster=; it may be omitted when only
+// one cluster is watched.
+func (a *API) checker(r *http.Request) (*collector.Checker, error) {
+	name := r.URL.Query().Get("cluster")
+	cs := a.opts.Checkers
+	if name == "" {
+		if len(cs) == 1 {
+			return cs[0], nil
+		}
+		return nil, BadRequest("several clusters are watched: add ?cluster= with one of %s", strings.Join(a.names(), ", "))
+	}
+	for _, c := range cs {
+		if c.Name() == name {
+			return c, nil
+		}
+	}
+	return nil, &RequestError{Status: http.StatusNotFound, Msg: fmt.Sprintf("unknown cluster %q: watched are %s", name, strings.Join(a.names(), ", "))}
+}
+
+func (a *API) names() []string {
+	var n []string
+	for _, c := range a.opts.Checkers {
+		n = append(n, c.Name())
+	}
+	return n
+}
+
+// freshness: a check older than three intervals (and 30 s) is stale.
+func fresh(ch *collector.Checker, now time.Time) (bool, *time.Time) {
+	s := ch.Snapshot()
+	if s == nil {
+		return false, nil
+	}
+	limit := max(3*ch.Config().HealthCheckInterval, 30*time.Second)
+	return now.Sub(s.Time) <= limit, timePtr(s.Time)
+}
+
+type healthCluster struct {
+	Name      string     `json:"name"`
+	LastCheck *time.Time `json:"last_check"`
+	Fresh     bool       `json:"fresh"`
+	State     string     `json:"state"`
+}
+
+type healthBody struct {
+	Status   string          `json:"status"`
+	Fresh    bool            `json:"fresh"`
+	Time     time.Time       `json:"time"`
+	Clusters []healthCluster `json:"clusters"`
+}
+
+// health says the monitor itself is alive (always 200) and whether its
+// checks are current; the clusters' health is in cluster/status.
+func (a *API) health(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	b := healthBody{Status: "ok", Fresh: true, Time: now.UTC(), Clusters: []healthCluster{}}
+	for _, c := range a.opts.Checkers {
+		f, last := fresh(c, now)
+		b.Fresh = b.Fresh && f
+		b.Clusters = append(b.Clusters, healthCluster{Name: c.Name(), LastCheck: last, Fresh: f, State: BuildStatus(c).State})
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+func (a *API) clusterStatus(w http.ResponseWriter, r *http.Request) {
+	ch, err := a.checker(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, BuildStatus(ch))
+}
+
+type leaderChange struct {
+	Time     time.Time `json:"time"`
+	From     uint64    `json:"from"`
+	FromHex  string    `json:"from_hex"`
+	FromName string    `json:"from_name"`
+	To       uint64    `json:"to"`
+	ToHex    string    `json:"to_hex"`
+	ToName   string    `json:"to_name"`
+	Term     uint64    `json:"term"`
+}
+
+type leaderBody struct {
+	Cluster          string         `json:"cluster"`
+	HasLeader        bool           `json:"has_leader"`
+	LeaderID         uint64         `json:"leader_id"`
+	LeaderIDHex      string         `json:"leader_id_hex"`
+	LeaderName       string         `json:"leader_name"`
+	RaftTerm         uint64         `json:"raft_term"`
+	LeaderChanges    uint64         `json:"leader_changes"`
+	LastLeaderChange *time.Time     `json:"last_leader_change"`
+	History          []leaderChange `json:"history"`
+}
+
+func (a *API) leader(w http.ResponseWriter, r *http.Request) {
+	ch, err := a.checker(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	b := leaderBody{Cluster: ch.Name(), History: []leaderChange{}}
+	s := ch.Snapshot()
+	if s == nil {
+		writeError(w, http.StatusServiceUnavailable, "no check has finished yet")
+		return
+	}
+	b.HasLeader, b.LeaderID, b.RaftTerm = s.HasLeader, s.LeaderID, s.RaftTerm
+	b.LeaderChanges, b.LastLeaderChange = s.LeaderChanges, timePtr(s.LastLeaderChange)
+	if l := s.Leader(); l != nil {
+		b.LeaderIDHex, b.LeaderName = collector.IDHex(l.ID), l.Label()
+	}
+	// Newest first, like the alert history.
+	for i := len(s.LeaderHistory) - 1; i >= 0; i-- {
+		c := s.LeaderHistory[i]
+		lc := leaderChange{Time: c.Time.UTC(), From: c.From, FromName: c.FromName, To: c.To, ToHex: collector.IDHex(c.To), ToName: c.ToName, Term: c.Term}
+		if c.From != 0 {
+			lc.FromHex = collector.IDHex(c.From)
+		}
+		b.History = append(b.History, lc)
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+// currentBody is GET /api/v1/metrics/current, the seed's fields. Latencies
+// are milliseconds over the last 5 minutes of probes; null when no probe
+// succeeded in that window.
+type currentBody struct {
+	Timestamp       time.Time `json:"timestamp"`
+	Cluster         string    `json:"cluster"`
+	RequestRate     *float64  `json:"request_rate"`
+	ReadLatencyP50  *float64  `json:"read_latency_p50"`
+	ReadLatencyP95  *float64  `json:"read_latency_p95"`
+	ReadLatencyP99  *float64  `json:"read_latency_p99"`
+	WriteLatencyP50 *float64  `json:"write_latency_p50"`
+	WriteLatencyP95 *float64  `json:"write_latency_p95"`
+	WriteLatencyP99 *float64  `json:"write_latency_p99"`
+	DBSize          int64     `json:"db_size"`
+	DBSizeInUse     int64     `json:"db_size_in_use"`
+	WindowSeconds   int       `json:"window_seconds"`
+}
+
+func f64(v float64) *float64 { return &v }
+
+func (a *API) currentMetrics(w http.ResponseWriter, r *http.Request) {
+	ch, err := a.checker(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	win := a.opts.LatencyWindow
+	b := currentBody{Timestamp: time.Now().UTC(), Cluster: ch.Name(), WindowSeconds: int(win.Seconds())}
+	if rate, ok := ch.WriteRate(win); ok {
+		b.RequestRate = f64(rate)
+	}
+	for _, l := range ch.RecentLatencyByOperation(win) {
+		switch l.Operation {
+		case collector.OpGet:
+			b.ReadLatencyP50, b.ReadLatencyP95, b.ReadLatencyP99 = f64(ms(l.P50)), f64(ms(l.P95)), f64(ms(l.P99))
+		case collector.OpPut:
+			b.WriteLatencyP50, b.WriteLatencyP95, b.WriteLatencyP99 = f64(ms(l.P50)), f64(ms(l.P95)), f64(ms(l.P99))
+		}
+	}
+	if s := ch.Snapshot(); s != nil {
+		// The leader's backend, else the largest one reachable: the size
+		// that meets the quota first.
+		for _, m := range s.Members {
+			if m.Up && (m.IsLeader || m.DBSize > b.DBSize) {
+				b.DBSize, b.DBSizeInUse = m.DBSize, m.DBSizeInUse
+				if m.IsLeader {
+					break
+				}
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+type latencyEntry struct {
+	Member    string  `json:"member"`
+	Operation string  `json:"operation"`
+	Count     int     `json:"count"`
+	P50       float64 `json:"p50"`
+	P95       float64 `json:"p95"`
+	P99       float64 `json:"p99"`
+}
+
+type latencyBody struct {
+	Timestamp     time.Time      `json:"timestamp"`
+	Cluster       string         `json:"cluster"`
+	WindowSeconds int            `json:"window_seconds"`
+	Unit          string         `json:"unit"`
+	Latencies     []latencyEntry `json:"latencies"`
+}
+
+func (a *API) latency(w http.ResponseWriter, r *http.Request) {
+	ch, err := a.checker(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	win := a.opts.LatencyWindow
+	b := latencyBody{Timestamp: time.Now().UTC(), Cluster: ch.Name(), WindowSeconds: int(win.Seconds()), Unit: "ms", Latencies: []latencyEntry{}}
+	for _, l := range ch.RecentLatency(win) {
+		b.Latencies = append(b.Latencies, latencyEntry{Member: l.Member, Operation: l.Operation, Count: l.Count, P50: ms(l.P50), P95: ms(l.P95), P99: ms(l.P99)})
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+// maxBenchmarkBody bounds the benchmark request body.
+const maxBenchmarkBody = 64 << 10
+
+func (a *API) benchmark(w http.ResponseWriter, r *http.Request) {
+	if a.opts.Benchmark == nil {
+		writeError(w, http.StatusNotFound, "the benchmark API is off: start the monitor with --web.enable-benchmark-api")
+		return
+	}
+	ch, err := a.checker(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBenchmarkBody+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
+		return
+	}
+	if len(body) > maxBenchmarkBody {
+		writeError(w, http.StatusRequestEntityTooLarge, "body larger than 64 KiB")
+		return
+	}
+	if s := ch.Snapshot(); s == nil || !s.HasQuorum {
+		writeError(w, http.StatusServiceUnavailable, "refused: cluster "+ch.Name()+" has no quorum")
+		return
+	}
+	a.benchMu.Lock()
+	if a.benching {
+		a.benchMu.Unlock()
+		writeError(w, http.StatusConflict, "a benchmark is already running; one at a time")
+		return
+	}
+	a.benching = true
+	a.benchMu.Unlock()
+	defer func() {
+		a.benchMu.Lock()
+		a.benching = false
+		a.benchMu.Unlock()
+	}()
+	report, err := a.opts.Benchmark(r.Context(), ch, body)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, report)
+}
+
+func (a *API) receiveAlerts(w http.ResponseWriter, r *http.Request) {
+	if a.opts.Alerts == nil {
+		writeError(w, http.StatusNotFound, "alert history is off")
+		return
+	}
+	wh, err := alerthistory.Decode(r.Body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	added := a.opts.Alerts.Add(wh, time.Now())
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "received": len(added)})
+}
+
+func (a *API) alertHistory(w http.ResponseWriter, r *http.Request) {
+	if a.opts.Alerts == nil {
+		writeError(w, http.StatusNotFound, "alert history is off")
+		return
+	}
+	q := r.URL.Query()
+	f := alerthistory.Filter{Cluster: q.Get("cluster"), AlertName: q.Get("alertname"), Status: q.Get("status")}
+	if f.Status != "" && f.Status != "firing" && f.Status != "resolved" {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("status %q: want firing or resolved", f.Status))
+		return
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %q: want a positive number", l))
+			return
+		}
+		f.Limit = n
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": a.opts.Alerts.List(f)})
+}
+
+var demoActions = []string{"stop", "start", "partition", "heal"}
+
+// demo: POST /api/v1/demo/members/{member}/{action}.
+func (a *API) demo(w http.ResponseWriter, r *http.Request) {
+	if a.opts.Demo == nil {
+		writeError(w, http.StatusNotFound, "member control exists in demo mode only")
+		return
+	}
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/v1/demo/members/"), "/")
+	if len(parts) != 2 || parts[0] == "" || !slices.Contains(demoActions, parts[1]) {
+		writeError(w, http.StatusNotFound, "want /api/v1/demo/members/{member}/{"+strings.Join(demoActions, "|")+"}")
+		return
+	}
+	if err := a.opts.Demo.Act(parts[0], parts[1]); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"member": parts[0], "action": parts[1], "status": "done"})
+}
