@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/etcd-monitor/etcd-monitor/internal/api"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
@@ -47,9 +49,54 @@ func Register(app *kingpin.Application) cli.Command {
 		if err != nil {
 			return err
 		}
+		opts.Demo = &control{cluster: cl, logger: logger}
 		printURLs(cl, *webCfg.WebListenAddresses, opts.TelemetryPath)
 		return server.Run(ctx, logger, opts, webCfg)
 	}}
+}
+
+func firstBase(listen []string) string {
+	for _, a := range listen {
+		if host, port, err := net.SplitHostPort(a); err == nil {
+			if host == "" || host == "0.0.0.0" || host == "::" {
+				host = "localhost"
+			}
+			return "http://" + net.JoinHostPort(host, port)
+		}
+	}
+	return "http://localhost:9379"
+}
+
+// control lets a newcomer break the demo cluster from the API and watch the
+// metrics, the page and the alerts react.
+type control struct {
+	cluster *localetcd.Cluster
+	logger  *slog.Logger
+}
+
+func (c *control) Act(name, action string) error {
+	var m *localetcd.Member
+	for _, x := range c.cluster.Members() {
+		if x.Name == name {
+			m = x
+		}
+	}
+	if m == nil {
+		return &api.RequestError{Status: http.StatusNotFound, Msg: fmt.Sprintf("no demo member %q", name)}
+	}
+	c.logger.Warn("demo: acting on a member", "member", name, "action", action)
+	switch action {
+	case "stop":
+		return m.Stop()
+	case "start":
+		return m.Restart()
+	case "partition":
+		m.BlackholePeer()
+	case "heal":
+		m.UnblackholePeer()
+		m.UnblackholeClient()
+	}
+	return nil
 }
 
 func printURLs(cl *localetcd.Cluster, listen []string, telemetry string) {
@@ -70,6 +117,7 @@ func printURLs(cl *localetcd.Cluster, listen []string, telemetry string) {
 		base := "http://" + net.JoinHostPort(host, port)
 		fmt.Fprintf(&b, "  metrics      %s%s\n  landing page %s/\n", base, telemetry, base)
 	}
+	fmt.Fprintf(&b, "  break it:    curl -X POST %s/api/v1/demo/members/%s/stop   (start, partition, heal)\n", firstBase(listen), cl.Member(0).Name)
 	fmt.Fprintln(&b, "Press Ctrl-C to stop; the demo cluster's data is removed on exit.")
 	fmt.Fprint(os.Stdout, b.String())
 }

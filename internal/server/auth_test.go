@@ -1,0 +1,89 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
+)
+
+// With basic auth in --web.config.file, nothing the monitor serves is
+// readable without credentials: metrics, API, webhook and page alike.
+func TestBasicAuthProtectsEverything(t *testing.T) {
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webCfg := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(webCfg, []byte("basic_auth_users:\n  admin: "+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conn := &etcdconn.Config{Endpoints: []string{"http://127.0.0.1:1"}, DialTimeout: 100 * time.Millisecond, RequestTimeout: 100 * time.Millisecond}
+	if err := conn.Load(); err != nil {
+		t.Fatal(err)
+	}
+	m := New(Options{Clusters: []collector.ClusterConfig{{Name: "c", Conn: conn, HealthCheckInterval: time.Second}}}, slog.New(slog.DiscardHandler))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- m.Serve(ctx, &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: &webCfg})
+	}()
+	defer func() { cancel(); <-done }()
+
+	paths := []struct{ method, path string }{
+		{"GET", "/"}, {"GET", "/metrics"}, {"GET", "/health"},
+		{"GET", "/api/v1/cluster/status"}, {"GET", "/api/v1/cluster/leader"}, {"GET", "/api/v1/metrics/current"},
+		{"GET", "/api/v1/metrics/latency"}, {"GET", "/api/v1/alerts/history"}, {"POST", "/api/v1/alerts"},
+		{"POST", "/api/v1/performance/benchmark"},
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("server did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, p := range paths {
+		req, _ := http.NewRequest(p.method, "http://"+addr+p.path, strings.NewReader("{}"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s %s without credentials: %d, want 401", p.method, p.path, resp.StatusCode)
+		}
+		req, _ = http.NewRequest(p.method, "http://"+addr+p.path, strings.NewReader("{}"))
+		req.SetBasicAuth("admin", "s3cret")
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized {
+			t.Errorf("%s %s with credentials: 401", p.method, p.path)
+		}
+	}
+}
