@@ -9,7 +9,7 @@ ALERTMANAGER_VERSION := v0.28.1
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build run test unit lint tools bench stack clean
+.PHONY: all build run test fuzz lint tools bench stack clean
 
 all: build
 
@@ -26,9 +26,17 @@ else
 	$(BIN)/etcd-monitor serve $(ARGS)
 endif
 
-# Every test: static checks, then all packages with the real tools on PATH.
+# Every test: static checks, all packages with the real tools on PATH, then
+# a short run of each fuzz target (their seed corpora run in the unit tests).
 test: tools lint
 	$(GO) test -count=1 -timeout 25m $(PKGS)
+	$(MAKE) fuzz
+
+FUZZ_TIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=$(FUZZ_TIME) ./internal/clusterconfig
+	$(GO) test -run '^$$' -fuzz=FuzzAPI -fuzztime=$(FUZZ_TIME) ./internal/api
+	$(GO) test -run '^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZ_TIME) ./internal/alerthistory
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,0 +1,60 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
+	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
+)
+
+// FuzzAPI sends arbitrary requests to every route: no input may panic the
+// handler, and every answer is JSON; the only 5xx is 503 for a cluster not checked yet.
+func FuzzAPI(f *testing.F) {
+	conn := &etcdconn.Config{Endpoints: []string{"http://127.0.0.1:1"}, DialTimeout: time.Millisecond, RequestTimeout: time.Millisecond}
+	if err := conn.Load(); err != nil {
+		f.Fatal(err)
+	}
+	one := collector.NewChecker(collector.ClusterConfig{Name: "a", Conn: conn, HealthCheckInterval: time.Hour}, slog.New(slog.DiscardHandler))
+	two := collector.NewChecker(collector.ClusterConfig{Name: "b c", Conn: conn, HealthCheckInterval: time.Hour}, slog.New(slog.DiscardHandler))
+	a := New(Options{
+		Checkers: collector.Checkers{one, two},
+		Alerts:   alerthistory.New(10, "etcd_cluster", slog.New(slog.DiscardHandler)),
+	})
+	fixture, _ := os.ReadFile("../alerthistory/testdata/alertmanager-v0.28.1-webhook.json")
+	for _, p := range []string{"/health", "/api/v1/cluster/status", "/api/v1/cluster/leader?cluster=a", "/api/v1/metrics/current?cluster=b%20c",
+		"/api/v1/metrics/latency", "/api/v1/alerts/history?limit=3&status=firing", "/api/v1/demo/members/m1/stop", "/api/v1/x"} {
+		f.Add("GET", p, []byte(nil))
+	}
+	f.Add("POST", "/api/v1/alerts", fixture)
+	f.Add("POST", "/api/v1/performance/benchmark?cluster=a", []byte(`{"workload":"write"}`))
+	f.Fuzz(func(t *testing.T, method, target string, body []byte) {
+		if method == "" || strings.ContainsAny(method, " \t\r\n()<>@,;:\\\"/[]?={}") || !strings.HasPrefix(target, "/") || strings.ContainsAny(target, " \t\r\n#") {
+			return // not a request an HTTP server would parse
+		}
+		req, err := http.NewRequest(method, "http://x"+target, bytes.NewReader(body))
+		if err != nil {
+			return
+		}
+		rec := httptest.NewRecorder()
+		a.ServeHTTP(rec, req)
+		if rec.Code >= 500 && rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("%s %s: %d %s", method, target, rec.Code, rec.Body.String())
+		}
+		// ServeMux redirects unclean paths (/api/./x) before any handler.
+		api := strings.HasPrefix(req.URL.Path, "/api/") || req.URL.Path == "/health"
+		if api && (rec.Code < 300 || rec.Code >= 400) {
+			if !json.Valid(rec.Body.Bytes()) {
+				t.Fatalf("%s %s: not JSON: %q", method, target, rec.Body.String())
+			}
+		}
+	})
+}
