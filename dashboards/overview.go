@@ -1,0 +1,182 @@
+package dashboards
+
+import "strings"
+
+// UIDs are part of the contract: links, bookmarks and provisioning keep
+// working across releases only if they never change.
+const (
+	UIDOverview  = "etcd-monitor-overview"
+	UIDEtcd      = "etcd-monitor-etcd"
+	UIDBenchmark = "etcd-monitor-benchmark"
+)
+
+// Job selectors, the same as the shipped rules' defaults (rules/config.yml):
+// the dashboards read what the rules read.
+const (
+	monitorJob = `job="etcd-monitor"`
+	etcdJob    = `job="etcd"`
+)
+
+// mon writes the monitor's selector (its job and the cluster variable) in
+// place of SEL.
+func mon(expr string) string {
+	return strings.ReplaceAll(expr, "SEL", monitorJob+`,etcd_cluster=~"$cluster"`)
+}
+
+func clusterVariable(metric string) variable {
+	return queryVariable("cluster", "Cluster", metric, "etcd_cluster",
+		"etcd clusters, by the etcd_cluster label etcd-monitor gives them (--cluster.name or the config file).")
+}
+
+// overview is the cluster-level view from etcd-monitor's metrics.
+func overview() *dashboard {
+	b := newBoard(UIDOverview, "etcd-monitor / Overview",
+		"Cluster-level health of etcd clusters as etcd-monitor sees them: quorum, leader, alarms, members, synthetic latency, capacity, raft progress and certificates.",
+		clusterVariable("etcd_monitor_cluster_info{"+monitorJob+"}"))
+	b.annotate("Leader changes", "orange",
+		mon(`changes(etcd_monitor_cluster_leader_changes_total{SEL}[$__rate_interval]) > 0`),
+		"Leader change", "etcd cluster {{etcd_cluster}}: the leader changed")
+	b.annotate("Firing alerts", "red",
+		`ALERTS{alertstate="firing",etcd_cluster=~"$cluster"}`,
+		"{{alertname}}", "{{severity}}: {{alertname}} {{member}}")
+
+	b.row("Cluster health")
+	b.add(24, 6, table("Clusters", "One row per cluster: members, quorum arithmetic, leader, version and alarms.",
+		map[string]string{
+			"etcd_cluster": "Cluster", "Value #A": "Voting members", "Value #B": "Healthy", "Value #C": "Quorum size",
+			"Value #D": "Has quorum", "Value #E": "Failure tolerance", "Value #F": "Has leader",
+			"Value #G": "Learners", "Value #H": "Active alarms", "version": "Version", "cluster_id": "Cluster ID",
+		},
+		[]string{"etcd_cluster", "Value #A", "Value #B", "Value #C", "Value #D", "Value #E", "Value #F", "Value #G", "Value #H", "version", "cluster_id"},
+		[]string{"Value #I"},
+		tableQ(mon(`max by (etcd_cluster) (etcd_monitor_cluster_members{SEL})`)),
+		tableQ(mon(`max by (etcd_cluster) (etcd_monitor_cluster_members_healthy{SEL})`)),
+		tableQ(mon(`max by (etcd_cluster) (etcd_monitor_cluster_quorum_size{SEL})`)),
+		tableQ(mon(`max by (etcd_cluster) (etcd_monitor_cluster_has_quorum{SEL})`)),
+		tableQ(mon(`min by (etcd_cluster) (etcd_monitor_cluster_failure_tolerance{SEL})`)),
+		tableQ(mon(`max by (etcd_cluster) (etcd_monitor_cluster_has_leader{SEL})`)),
+		tableQ(mon(`max by (etcd_cluster) (etcd_monitor_cluster_learners{SEL})`)),
+		tableQ(mon(`count by (etcd_cluster) (etcd_monitor_member_alarm{SEL}) or on (etcd_cluster) 0 * max by (etcd_cluster) (etcd_monitor_cluster_members{SEL})`)),
+		tableQ(mon(`max by (etcd_cluster, cluster_id, version) (etcd_monitor_cluster_info{SEL})`)),
+	).
+		overrideByName("Has quorum", mappingsProp(okBad...), colorCells()).
+		overrideByName("Has leader", mappingsProp(okBad...), colorCells()).
+		overrideByName("Failure tolerance", thresholdsProp(step{color: "red"}, step{color: "green", value: 1}), colorCells()).
+		overrideByName("Active alarms", thresholdsProp(step{color: "green"}, step{color: "red", value: 1}), colorCells()))
+
+	b.add(4, 4, stat("Quorum", "Whether a linearizable read succeeded in the last check (a ReadIndex round needs a quorum of voting members).", "none",
+		instantQ(mon(`min by (etcd_cluster) (etcd_monitor_cluster_has_quorum{SEL})`), "{{etcd_cluster}}")).
+		mappings(mapping{"0", "LOST", "red"}, mapping{"1", "OK", "green"}).noValue("no data"))
+	b.add(4, 4, stat("Leader", "The member the reachable members agree leads. Empty when there is no agreed leader.", "none",
+		instantQ(mon(`max by (etcd_cluster, member) (etcd_monitor_member_is_leader{SEL} == 1)`), "{{etcd_cluster}}: {{member}}")).
+		option("textMode", "name").option("colorMode", "value").noValue("NO LEADER"))
+	b.add(4, 4, stat("Failure tolerance", "How many more voting members can fail before quorum is lost: healthy members minus the quorum size.", "none",
+		instantQ(mon(`min by (etcd_cluster) (etcd_monitor_cluster_failure_tolerance{SEL})`), "{{etcd_cluster}}")).
+		thresholds(step{color: "red"}, step{color: "green", value: 1}))
+	b.add(4, 4, stat("Healthy members", "Voting members that served a linearizable read, of all voting members.", "none",
+		instantQ(mon(`max by (etcd_cluster) (etcd_monitor_cluster_members_healthy{SEL})`), "{{etcd_cluster}} healthy"),
+		instantQ(mon(`max by (etcd_cluster) (etcd_monitor_cluster_members{SEL})`), "{{etcd_cluster}} members")).
+		option("colorMode", "value"))
+	b.add(4, 4, stat("Alarms", "Active NOSPACE or CORRUPT alarms: with NOSPACE the cluster refuses writes until space is freed and the alarm disarmed (docs/runbooks.md).", "none",
+		instantQ(mon(`count by (etcd_cluster) (etcd_monitor_member_alarm{SEL}) or on (etcd_cluster) 0 * max by (etcd_cluster) (etcd_monitor_cluster_members{SEL})`), "{{etcd_cluster}}")).
+		thresholds(step{color: "green"}, step{color: "red", value: 1}))
+	b.add(4, 4, stat("Split brain", "Reachable members named different leaders in two or more consecutive checks.", "none",
+		instantQ(mon(`max by (etcd_cluster) (etcd_monitor_cluster_split_brain{SEL})`), "{{etcd_cluster}}")).
+		mappings(badOK...))
+
+	b.row("Member state")
+	b.add(24, 8, table("Members", "One row per member as the monitor's last check saw it. Unstarted members (added, never joined) show their hex ID and count as down.",
+		map[string]string{
+			"etcd_cluster": "Cluster", "member": "Member", "endpoint": "Endpoint", "Value #A": "Up", "Value #B": "Healthy",
+			"Value #C": "Leader", "Value #D": "Learner", "Value #E": "Partitioned", "Value #F": "DB size", "Value #G": "Quota used",
+			"Value #H": "Raft index lag", "Value #I": "Alarms", "version": "Version", "member_id": "Member ID",
+		},
+		[]string{"etcd_cluster", "member", "endpoint", "Value #A", "Value #B", "Value #C", "Value #D", "Value #E", "Value #F", "Value #G", "Value #H", "Value #I", "version", "member_id"},
+		[]string{"Value #J", "peer_urls"},
+		tableQ(mon(`max by (etcd_cluster, member, endpoint) (etcd_monitor_member_up{SEL})`)),
+		tableQ(mon(`max by (etcd_cluster, member, endpoint) (etcd_monitor_member_healthy{SEL})`)),
+		tableQ(mon(`max by (etcd_cluster, member, endpoint) (etcd_monitor_member_is_leader{SEL})`)),
+		tableQ(mon(`max by (etcd_cluster, member, endpoint) (etcd_monitor_member_is_learner{SEL})`)),
+		tableQ(mon(`max by (etcd_cluster, member, endpoint) (etcd_monitor_member_partitioned{SEL})`)),
+		tableQ(mon(`max by (etcd_cluster, member, endpoint) (etcd_monitor_member_db_size_bytes{SEL})`)),
+		tableQ(mon(`max by (etcd_cluster, member, endpoint) (etcd_monitor_member_db_size_bytes{SEL}) / (max by (etcd_cluster, member, endpoint) (etcd_monitor_member_db_quota_bytes{SEL}) > 0)`)),
+		tableQ(mon(`max by (etcd_cluster, member, endpoint) (etcd_monitor_member_raft_index_lag{SEL})`)),
+		tableQ(mon(`count by (etcd_cluster, member, endpoint) (etcd_monitor_member_alarm{SEL})`)),
+		tableQ(mon(`max by (etcd_cluster, member, endpoint, member_id, version) (etcd_monitor_member_info{SEL})`)),
+	).
+		overrideByName("Up", mappingsProp(okBad...), colorCells()).
+		overrideByName("Healthy", mappingsProp(okBad...), colorCells()).
+		overrideByName("Leader", mappingsProp(mapping{"0", "", "transparent"}, mapping{"1", "LEADER", "blue"})).
+		overrideByName("Learner", mappingsProp(mapping{"0", "", "transparent"}, mapping{"1", "LEARNER", "purple"})).
+		overrideByName("Partitioned", mappingsProp(badOK...), colorCells()).
+		overrideByName("DB size", unitProp("bytes")).
+		overrideByName("Quota used", unitProp("percentunit"), thresholdsProp(step{color: "green"}, step{color: "orange", value: 0.75}, step{color: "red", value: 0.9}), colorCells()).
+		overrideByName("Raft index lag", thresholdsProp(step{color: "green"}, step{color: "orange", value: 1000}), colorCells()).
+		overrideByName("Alarms", thresholdsProp(step{color: "green"}, step{color: "red", value: 1}), colorCells()))
+
+	b.row("Synthetic probes (client-side latency)")
+	b.add(12, 8, timeseries("Probe latency percentiles", "Latency of the monitor's put, linearizable get, serializable get and delete on every member, per cluster and operation. The seed's targets: p99 below 100ms.", "s",
+		rangeQ(mon(`histogram_quantile(0.50, sum by (etcd_cluster, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[$__rate_interval])))`), "p50 {{etcd_cluster}} {{operation}}"),
+		rangeQ(mon(`histogram_quantile(0.95, sum by (etcd_cluster, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[$__rate_interval])))`), "p95 {{etcd_cluster}} {{operation}}"),
+		rangeQ(mon(`histogram_quantile(0.99, sum by (etcd_cluster, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[$__rate_interval])))`), "p99 {{etcd_cluster}} {{operation}}"),
+	))
+	b.add(12, 8, heatmap("Probe latency heatmap", "Distribution of all probe latencies (every operation and member) over time.", "s",
+		heatmapQ(mon(`sum by (le) (increase(etcd_monitor_probe_duration_seconds_bucket{SEL}[$__rate_interval]))`))))
+	b.add(12, 8, timeseries("Probe p99 per member", "p99 probe latency of each member and operation: a slow member stands out here.", "s",
+		rangeQ(mon(`histogram_quantile(0.99, sum by (etcd_cluster, member, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[$__rate_interval])))`), "{{etcd_cluster}} {{member}} {{operation}}")))
+	b.add(12, 8, timeseries("Probe failures", "Failed probes per second by reason (timeout, unavailable, no_space, permission_denied, ...).", "ops",
+		rangeQ(mon(`sum by (etcd_cluster, operation, reason) (rate(etcd_monitor_probe_failures_total{SEL}[$__rate_interval]))`), "{{etcd_cluster}} {{operation}} {{reason}}")))
+	b.add(24, 7, timeseries("Probe p99 against a week ago", "The seed's baseline tracking: this hour's p99 over the same hour a week earlier (EtcdProbeLatencyRegressed fires above 2 and 10ms). Empty until a week of data exists.", "none",
+		rangeQ(mon(`histogram_quantile(0.99, sum by (etcd_cluster, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[1h]))) / histogram_quantile(0.99, sum by (etcd_cluster, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[1h] offset 1w)))`), "{{etcd_cluster}} {{operation}}")).
+		thresholds(step{color: "green"}, step{color: "red", value: 2}).
+		option("legend", map[string]any{"calcs": []string{"lastNotNull", "max"}, "displayMode": "list", "placement": "right", "showLegend": true}))
+
+	b.row("Leadership")
+	b.add(12, 7, timeseries("Leader changes", "Leader changes in the last hour: those the monitor saw, and elections from the raft term (which also counts elections between two checks). The seed alerts above 3 an hour.", "none",
+		rangeQ(mon(`sum by (etcd_cluster) (increase(etcd_monitor_cluster_leader_changes_total{SEL}[1h]))`), "{{etcd_cluster}} leader changes seen"),
+		rangeQ(mon(`max by (etcd_cluster) (increase(etcd_monitor_cluster_raft_term{SEL}[1h]))`), "{{etcd_cluster}} elections (raft term)"),
+	).decimals(0))
+	b.add(12, 7, stateTimeline("Leader over time", "Which member led when.",
+		rangeQ(mon(`max by (etcd_cluster, member) (etcd_monitor_member_is_leader{SEL})`), "{{etcd_cluster}} {{member}}")).
+		mappings(mapping{"0", "follower", "transparent"}, mapping{"1", "leader", "blue"}))
+
+	b.row("Capacity")
+	b.add(12, 8, timeseries("DB size against quota", "Physical backend size of each member (what the quota and NOSPACE use), the part in use, and the quota. At the quota etcd raises NOSPACE and refuses writes.", "bytes",
+		rangeQ(mon(`max by (etcd_cluster, member) (etcd_monitor_member_db_size_bytes{SEL})`), "{{etcd_cluster}} {{member}} size"),
+		rangeQ(mon(`max by (etcd_cluster, member) (etcd_monitor_member_db_size_in_use_bytes{SEL})`), "{{etcd_cluster}} {{member}} in use"),
+		rangeQ(mon(`max by (etcd_cluster) (etcd_monitor_member_db_quota_bytes{SEL})`), "{{etcd_cluster}} quota"),
+	).overrideByQuery("C", dashedLine(), fixedColor("red")))
+	b.add(6, 8, bargauge("Quota used", "Physical size over quota per member; EtcdDatabaseQuotaUsageHigh warns at 75% and pages at 90%.", "percentunit",
+		instantQ(mon(`max by (etcd_cluster, member) (etcd_monitor_member_db_size_bytes{SEL}) / (max by (etcd_cluster, member) (etcd_monitor_member_db_quota_bytes{SEL}) > 0)`), "{{etcd_cluster}} {{member}}")).
+		minMax(0, 1).thresholds(step{color: "green"}, step{color: "orange", value: 0.75}, step{color: "red", value: 0.9}))
+	b.add(6, 8, timeseries("Fragmentation", "Share of each member's database file that is free (1 − in use / size): what a defragmentation would return to the filesystem.", "percentunit",
+		rangeQ(mon(`1 - max by (etcd_cluster, member) (etcd_monitor_member_db_size_in_use_bytes{SEL}) / (max by (etcd_cluster, member) (etcd_monitor_member_db_size_bytes{SEL}) > 0)`), "{{etcd_cluster}} {{member}}")).
+		minMax(0, 1))
+	b.add(12, 7, timeseries("Write rate", "Revisions per second: every put, delete and transaction that writes (the monitor's probes included).", "wps",
+		rangeQ(mon(`max by (etcd_cluster) (rate(etcd_monitor_cluster_revision{SEL}[$__rate_interval]))`), "{{etcd_cluster}}")))
+	b.add(12, 7, timeseries("DB growth", "Change of the physical size over the last hour, per member; the quota-exhaustion prediction works from the same trend.", "bytes",
+		rangeQ(mon(`max by (etcd_cluster, member) (delta(etcd_monitor_member_db_size_bytes{SEL}[1h]))`), "{{etcd_cluster}} {{member}}")))
+
+	b.row("Raft")
+	b.add(12, 7, timeseries("Raft index lag", "Entries each member is behind the leader's raft index (polls are not atomic: a few entries of lag are normal under load).", "none",
+		rangeQ(mon(`max by (etcd_cluster, member) (etcd_monitor_member_raft_index_lag{SEL})`), "{{etcd_cluster}} {{member}}")))
+	b.add(12, 7, timeseries("Raft apply lag", "Committed entries each member has not applied yet; etcd refuses requests beyond 5000.", "none",
+		rangeQ(mon(`max by (etcd_cluster, member) (etcd_monitor_member_raft_apply_lag{SEL})`), "{{etcd_cluster}} {{member}}")))
+
+	b.row("Certificates and the monitor")
+	b.add(12, 7, bargauge("TLS certificate expiry", "Time left on each certificate: server (client URL), peer, CA and the monitor's own client certificate. Warning under 14 days, critical under 3. Empty for clusters without TLS.", "s",
+		instantQ(mon(`min by (etcd_cluster, endpoint, role) (etcd_monitor_tls_cert_not_after_timestamp_seconds{SEL}) - time()`), "{{etcd_cluster}} {{role}} {{endpoint}}")).
+		thresholds(step{color: "red"}, step{color: "orange", value: 3 * 86400}, step{color: "green", value: 14 * 86400}).noValue("no TLS"))
+	b.add(6, 7, stat("Last check", "Seconds since the monitor's last completed check of each cluster.", "s",
+		instantQ(mon(`time() - max by (etcd_cluster) (etcd_monitor_last_check_timestamp_seconds{SEL,member=""})`), "{{etcd_cluster}}")).
+		thresholds(step{color: "green"}, step{color: "orange", value: 60}, step{color: "red", value: 300}))
+	b.add(6, 7, stat("Monitor up", "Whether Prometheus scrapes etcd-monitor.", "none",
+		instantQ(`up{`+monitorJob+`}`, "{{instance}}")).
+		mappings(okBad...))
+	b.add(24, 7, table("Firing alerts", "etcd alerts firing now in Prometheus (Alertmanager decides who hears about them).",
+		map[string]string{"alertname": "Alert", "severity": "Severity", "etcd_cluster": "Cluster", "member": "Member", "endpoint": "Endpoint", "instance": "Instance", "operation": "Operation"},
+		[]string{"alertname", "severity", "etcd_cluster", "member", "endpoint", "instance", "operation"},
+		[]string{"Value", "alertstate", "__name__"},
+		tableQ(`ALERTS{alertstate="firing",etcd_cluster=~"$cluster"}`)))
+	return b.d
+}

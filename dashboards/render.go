@@ -1,0 +1,56 @@
+package dashboards
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Names of the dashboard files, which are the committed ones.
+const (
+	FileOverview  = "etcd-monitor-overview.json"
+	FileEtcd      = "etcd-monitor-etcd.json"
+	FileBenchmark = "etcd-monitor-benchmark.json"
+)
+
+var builders = []struct {
+	file  string
+	build func() *dashboard
+}{
+	{FileOverview, overview},
+	{FileEtcd, etcdInternals},
+	{FileBenchmark, benchmarkView},
+}
+
+// Render returns the dashboards' JSON by file name.
+func Render() (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, b := range builders {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("", "  ")
+		// PromQL has < and >, Grafana reads them either way; keep them readable.
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(b.build()); err != nil {
+			return nil, fmt.Errorf("rendering %s: %w", b.file, err)
+		}
+		out[b.file] = buf.Bytes()
+	}
+	return out, nil
+}
+
+// WriteFiles writes every dashboard into dir.
+func WriteFiles(dir string) error {
+	files, err := Render()
+	if err != nil {
+		return err
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
