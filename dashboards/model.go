@@ -126,7 +126,7 @@ func queryVariable(name, label, metric, labelName, desc string) variable {
 	return variable{
 		AllValue: ".+", Current: map[string]any{}, Datasource: promDS, Definition: def, Description: desc,
 		IncludeAll: true, Label: label, Multi: true, Name: name, Options: []any{},
-		Query: map[string]any{"qryType": 1, "query": def, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+		Query:   map[string]any{"qryType": 1, "query": def, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
 		Refresh: 2, Sort: 1, Type: "query",
 	}
 }
@@ -296,9 +296,9 @@ func heatmap(title, desc, unit string, t target) *panel {
 		"calculate": false, "cellGap": 1,
 		"color":     map[string]any{"exponent": 0.5, "fill": "dark-orange", "mode": "scheme", "reverse": false, "scale": "exponential", "scheme": "Oranges", "steps": 64},
 		"exemplars": map[string]any{"color": "rgba(255,0,255,0.7)"}, "filterValues": map[string]any{"le": 1e-9},
-		"legend":    map[string]any{"show": true}, "rowsFrame": map[string]any{"layout": "auto"},
-		"tooltip":   map[string]any{"mode": "single", "showColorScale": false, "yHistogram": true},
-		"yAxis":     map[string]any{"axisPlacement": "left", "reverse": false, "unit": unit},
+		"legend": map[string]any{"show": true}, "rowsFrame": map[string]any{"layout": "auto"},
+		"tooltip": map[string]any{"mode": "single", "showColorScale": false, "yHistogram": true},
+		"yAxis":   map[string]any{"axisPlacement": "left", "reverse": false, "unit": unit},
 	}
 	return p
 }
