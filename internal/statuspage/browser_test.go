@@ -1,0 +1,129 @@
+//go:build unix
+
+package statuspage
+
+import (
+	"bytes"
+	"context"
+	"image/png"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
+	"github.com/etcd-monitor/etcd-monitor/internal/api"
+	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
+)
+
+// artifactDir keeps the screenshots for people to look at; it is
+// git-ignored (testdata/.gitignore).
+const artifactDir = "testdata/artifacts"
+
+// The page as a real browser builds it: the DOM Chromium constructs from
+// our HTML holds the member rows and the quorum text, and a phone-sized
+// screenshot is kept as an artifact.
+func TestPageInBrowser(t *testing.T) {
+	chromium := testbin.Require(t, "apt-get install chromium", "chromium")
+	c, ch := startCluster(t)
+	alerts := alerthistory.New(100, collector.LabelCluster, slog.New(slog.DiscardHandler))
+	addAlert(t, alerts, "resolved", "EtcdHighProbeLatency", "m2", "probe p99 on m2 above 100ms")
+	h := newHandler(t, Options{Checkers: collector.Checkers{ch}, Alerts: alerts, Version: "test"})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	if err := os.MkdirAll(artifactDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	dom := runChromium(t, chromium, "--dump-dom", srv.URL+"/")
+	rows := memberRows(dom)
+	for _, m := range c.Members() {
+		if r, ok := rows[m.Name]; !ok || r.status != "UP" {
+			t.Errorf("browser DOM: member %s row %+v", m.Name, r)
+		}
+	}
+	for _, want := range []string{"quorum 2 of 3, tolerates 1 failure", ">HEALTHY</span>", "EtcdHighProbeLatency"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("browser DOM lacks %q", want)
+		}
+	}
+	screenshot(t, chromium, srv.URL, "statuspage-phone-healthy.png", 412, 915)
+	screenshot(t, chromium, srv.URL, "statuspage-desktop-healthy.png", 1280, 900)
+
+	down := c.Member(2)
+	addAlert(t, alerts, "firing", "EtcdMemberDown", down.Name, "member "+down.Name+" of etcd cluster main is down")
+	if err := down.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, ch, "showing "+down.Name+" down", func(s api.ClusterStatus) bool { return memberDown(s, down.Name) })
+	dom = runChromium(t, chromium, "--dump-dom", srv.URL+"/")
+	if r := memberRows(dom)[down.Name]; r.status != "DOWN" {
+		t.Errorf("browser DOM: stopped member %s row %+v", down.Name, r)
+	}
+	if !strings.Contains(dom, "quorum 2 of 3, tolerates 0 failures") {
+		t.Error("browser DOM lacks the degraded quorum text")
+	}
+	screenshot(t, chromium, srv.URL, "statuspage-phone-degraded.png", 412, 915)
+	// The whole page at phone width, to see the parts below the fold.
+	screenshot(t, chromium, srv.URL, "statuspage-phone-degraded-full.png", 412, 2400)
+}
+
+func screenshot(t *testing.T, chromium, url, name string, w, h int) {
+	t.Helper()
+	path, err := filepath.Abs(filepath.Join(artifactDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Remove(path)
+	runChromium(t, chromium, "--screenshot="+path, "--window-size="+strconv.Itoa(w)+","+strconv.Itoa(h), "--hide-scrollbars", url+"/")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("screenshot %s does not decode as PNG: %v", name, err)
+	}
+	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+		t.Errorf("screenshot %s is %dx%d, want %dx%d", name, b.Dx(), b.Dy(), w, h)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// runChromium runs headless Chromium once and returns its stdout. It is
+// bounded: Chromium can hang on a loaded machine, and its helper processes
+// would keep the pipes open, so the whole process group is killed at the
+// deadline.
+func runChromium(t *testing.T, chromium string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	base := []string{
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--disable-dev-shm-usage", "--user-data-dir=" + t.TempDir(),
+	}
+	cmd := exec.CommandContext(ctx, chromium, append(base, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	// Helpers left behind by a crashed browser die with their group.
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	if err != nil {
+		t.Fatalf("chromium %v: %v (after %s)\nstderr:\n%s", args, err, time.Since(start).Round(time.Millisecond), stderr.String())
+	}
+	t.Logf("chromium %s took %s", args[0], time.Since(start).Round(time.Millisecond))
+	return stdout.String()
+}

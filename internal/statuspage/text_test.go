@@ -1,0 +1,60 @@
+package statuspage
+
+import (
+	"testing"
+	"time"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/api"
+)
+
+func TestTexts(t *testing.T) {
+	up := []api.MemberStatus{{Up: true}}
+	for _, tc := range []struct{ got, want string }{
+		{QuorumText(api.ClusterStatus{State: api.StateHealthy, MemberCount: 3, QuorumSize: 2, HasQuorum: true, FailureTolerance: 1, Members: up}), "quorum 2 of 3, tolerates 1 failure"},
+		{QuorumText(api.ClusterStatus{State: api.StateDegraded, MemberCount: 5, QuorumSize: 3, HasQuorum: true, FailureTolerance: 0, LearnerCount: 1, Members: up}), "quorum 3 of 5 (+1 learner), tolerates 0 failures"},
+		{QuorumText(api.ClusterStatus{State: api.StateUnavailable, MemberCount: 3, QuorumSize: 2, HealthyMembers: 1, Members: up}), "NO QUORUM: 1 of 3 members healthy, 2 needed"},
+		{QuorumText(api.ClusterStatus{State: api.StateUnavailable, MemberCount: 3, QuorumSize: 2, Members: []api.MemberStatus{{}}}), "quorum unknown: no member reachable"},
+		{QuorumText(api.ClusterStatus{State: api.StateUnknown}), "quorum unknown"},
+		{DBText(api.MemberStatus{Up: true, DBSize: 12897485, DBQuota: 2 << 30}), "12.3 MiB of 2.0 GiB (1%)"},
+		{DBText(api.MemberStatus{Up: true, DBSize: 500, DBQuota: 0}), "500 B"},
+		{DBText(api.MemberStatus{Up: false, DBSize: 500, DBQuota: 1000}), ""},
+		{Bytes(1023), "1023 B"},
+		{Bytes(1536), "1.5 KiB"},
+		{Bytes(8 << 40), "8.0 TiB"},
+		{Bytes(5000 << 40), "5000.0 TiB"},
+		{Millis(0.4321), "0.43 ms"},
+		{Millis(12.345), "12.3 ms"},
+		{Millis(1234.5), "1234 ms"},
+		{MemberStatusText(api.MemberStatus{Up: true, Healthy: true}), "UP"},
+		{MemberStatusText(api.MemberStatus{Up: true, Healthy: true, Alarms: []string{"NOSPACE"}}), "UP NOSPACE"},
+		{MemberStatusText(api.MemberStatus{Up: true}), "UNHEALTHY"},
+		{MemberStatusText(api.MemberStatus{Up: true, Healthy: true, Partitioned: true}), "PARTITIONED"},
+		{MemberStatusText(api.MemberStatus{}), "DOWN"},
+		{RoleText(api.MemberStatus{Up: true, Leader: true}), "leader"},
+		{RoleText(api.MemberStatus{Learner: true}), "learner"},
+		{RoleText(api.MemberStatus{}), ""},
+		{AlarmsText(api.ClusterStatus{Alarms: []api.Alarm{{Member: "m1", Alarm: "NOSPACE"}, {Member: "m2", Alarm: "CORRUPT"}}}), "NOSPACE on m1, CORRUPT on m2"},
+		{LeaderText(api.ClusterStatus{LeaderIDHex: "8e9e05c52164694d"}), "8e9e05c52164694d"},
+		{LeaderText(api.ClusterStatus{}), "none"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}
+
+func TestAgo(t *testing.T) {
+	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	for d, want := range map[time.Duration]string{
+		-time.Second:                 "just now",
+		5 * time.Second:              "5s ago",
+		3*time.Minute + time.Second:  "3m ago",
+		2*time.Hour + 10*time.Minute: "2h10m ago",
+		5 * time.Hour:                "5h ago",
+		100 * time.Hour:              "4d ago",
+	} {
+		if got := Ago(now, now.Add(-d)); got != want {
+			t.Errorf("Ago(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
