@@ -22,8 +22,9 @@ func benchmarkView() *dashboard {
 			"write, read or mixed."),
 		customVariable("baseline", "Baseline window",
 			"The runs the baseline is the median of: results pushed within this window.", "7d", "1d", "30d", "90d"))
-	b.annotate("Benchmark runs", "blue",
-		bench(`changes(etcd_monitor_benchmark_last_run_timestamp_seconds{SEL}[$__rate_interval]) > 0`),
+	// Each run's end, placed at its own time (the value, in ms).
+	b.annotateAtValue("Benchmark runs", "blue",
+		bench(`max by (etcd_cluster, workload) (etcd_monitor_benchmark_last_run_timestamp_seconds{SEL}) * 1000`),
 		"Benchmark run", "{{etcd_cluster}} {{workload}}")
 
 	b.row("Last run")

@@ -490,6 +490,13 @@ func (b *board) add(w, h int, p *panel) {
 	}
 }
 
+// annotateAtValue adds a PromQL annotation whose series values are the
+// times (in ms) to mark.
+func (b *board) annotateAtValue(name, color, expr, title, text string) {
+	b.annotate(name, color, expr, title, text)
+	b.d.Annotations.List[len(b.d.Annotations.List)-1].UseValue = true
+}
+
 // annotate adds a PromQL annotation: every series of expr marks its time.
 func (b *board) annotate(name, color, expr, title, text string) {
 	b.d.Annotations.List = append(b.d.Annotations.List, annotation{

@@ -1,0 +1,361 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
+)
+
+// Timing of the test stack. The fast rule profile assumes scrape and
+// evaluation intervals of 5s or less; 1s makes every step quick.
+const (
+	scrapeInterval = time.Second
+	// Grafana's $__rate_interval is at least four scrape intervals.
+	rateInterval = 4 * scrapeInterval
+	// The monitor checks and probes every second, each etcd request under
+	// 2s: a member that does not answer costs at most that.
+	checkInterval  = time.Second
+	requestTimeout = 2 * time.Second
+	// A quota small enough that NOSPACE takes a few dozen writes.
+	quotaBytes = 4 << 20
+)
+
+// backend is a way of running etcd: in-process (the etcd release in
+// go.mod) or processes of an older binary (ETCD_BIN, Debian's etcd 3.4).
+type backend struct {
+	name   string
+	binary string
+}
+
+// backends returns the in-process backend, plus etcd processes of
+// ETCD_BIN when it is set. In CI the compatibility run is mandatory.
+func backends(t *testing.T) []backend {
+	bs := []backend{{name: "embedded"}}
+	if bin := os.Getenv("ETCD_BIN"); bin != "" {
+		bs = append(bs, backend{name: "etcd-bin", binary: bin})
+	} else if testbin.InCI() {
+		t.Fatal("ETCD_BIN is not set and CI=true: .ci/run must install Debian's etcd-server and export ETCD_BIN=/usr/bin/etcd")
+	} else {
+		t.Log("ETCD_BIN is not set: no compatibility run against an etcd binary (ETCD_BIN=/usr/bin/etcd for Debian's 3.4)")
+	}
+	return bs
+}
+
+// stack is everything a user deploys, on loopback.
+type stack struct {
+	cluster    *localetcd.Cluster
+	name       string // etcd_cluster
+	sinks      *sinks
+	monitorURL string
+	amURL      string
+	pushURL    string
+	prom       *promAPI
+	promURL    string
+	started    time.Time
+}
+
+type tools struct {
+	prometheus, alertmanager, pushgateway string
+}
+
+func requireTools(t *testing.T) tools {
+	return tools{
+		prometheus:   testbin.Require(t, installHint, "prometheus"),
+		alertmanager: testbin.Require(t, installHint, "alertmanager"),
+		pushgateway:  testbin.Require(t, installHint, "pushgateway", "prometheus-pushgateway"),
+	}
+}
+
+func startStack(t *testing.T, tl tools, b backend, name string) *stack {
+	t.Helper()
+	s := &stack{name: name, started: time.Now()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := localetcd.Start(ctx, localetcd.Options{
+		Members: 3, FastElections: true, Binary: b.binary, QuotaBackendBytes: quotaBytes, Token: name,
+	})
+	if err != nil {
+		t.Fatalf("starting etcd: %v", err)
+	}
+	t.Cleanup(c.Close)
+	s.cluster = c
+	s.sinks = startSinks(t)
+	dir := t.TempDir()
+
+	// Pushgateway.
+	pushAddr := freeAddr(t)
+	s.pushURL = "http://" + pushAddr
+	pg := startProc(t, "pushgateway", tl.pushgateway, "--web.listen-address="+pushAddr, "--log.level=warn")
+
+	// etcd-monitor, as a user runs it.
+	monAddr := freeAddr(t)
+	s.monitorURL = "http://" + monAddr
+	mon := startProc(t, "etcd-monitor", monitorBin, "serve",
+		"--etcd.endpoints="+strings.Join(c.Endpoints(), ","),
+		"--cluster.name="+name,
+		"--web.listen-address="+monAddr,
+		"--health-check-interval="+checkInterval.String(),
+		"--probe.interval="+checkInterval.String(),
+		"--etcd.request-timeout="+requestTimeout.String(),
+		"--etcd.dial-timeout="+requestTimeout.String(),
+		// etcd before 3.6 does not report its quota.
+		"--etcd.quota-backend-bytes="+strconv.Itoa(quotaBytes),
+		"--log.level=warn")
+
+	// Alertmanager with the shipped configuration, pointed at the sinks.
+	amAddr := freeAddr(t)
+	s.amURL = "http://" + amAddr
+	am := startProc(t, "alertmanager", tl.alertmanager,
+		"--config.file="+amConfig(t, dir, s.sinks, s.monitorURL),
+		"--storage.path="+filepath.Join(dir, "alertmanager"),
+		"--web.listen-address="+amAddr,
+		"--cluster.listen-address=", // no gossip
+		"--log.level=warn")
+
+	// Prometheus with the shipped (fast) rules.
+	promAddr := freeAddr(t)
+	s.promURL = "http://" + promAddr
+	s.prom = newPromAPI(s.promURL)
+	pr := startProc(t, "prometheus", tl.prometheus,
+		"--config.file="+promConfig(t, dir, name, monAddr, amAddr, pushAddr, c),
+		"--storage.tsdb.path="+filepath.Join(dir, "prometheus"),
+		"--web.listen-address="+promAddr,
+		"--log.level=warn")
+
+	pg.waitReady(t, s.pushURL+"/-/ready", 15*time.Second)
+	mon.waitReady(t, s.monitorURL+"/health", 15*time.Second)
+	am.waitReady(t, s.amURL+"/-/ready", 15*time.Second)
+	pr.waitReady(t, s.promURL+"/-/ready", 30*time.Second)
+	s.waitTargetsUp(t)
+	return s
+}
+
+// promConfig writes the Prometheus configuration a user writes: scrape the
+// monitor (job etcd-monitor), every member's own /metrics (job etcd, with
+// the cluster's name as etcd_cluster) and the Pushgateway, load the rules,
+// send to Alertmanager.
+func promConfig(t *testing.T, dir, name, monAddr, amAddr, pushAddr string, c *localetcd.Cluster) string {
+	t.Helper()
+	var members []string
+	for _, ep := range c.Endpoints() {
+		u, err := url.Parse(ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		members = append(members, u.Host)
+	}
+	cfg := map[string]any{
+		"global": map[string]any{
+			"scrape_interval": scrapeInterval.String(), "scrape_timeout": scrapeInterval.String(),
+			"evaluation_interval": scrapeInterval.String(),
+		},
+		"rule_files": []string{filepath.Join(repoRoot, "rules", "etcd-monitor-fast.rules.yml")},
+		"alerting": map[string]any{"alertmanagers": []any{
+			map[string]any{"static_configs": []any{map[string]any{"targets": []string{amAddr}}}},
+		}},
+		"scrape_configs": []any{
+			map[string]any{"job_name": "etcd-monitor", "static_configs": []any{map[string]any{"targets": []string{monAddr}}}},
+			map[string]any{"job_name": "etcd", "static_configs": []any{map[string]any{
+				"targets": members, "labels": map[string]string{"etcd_cluster": name},
+			}}},
+			map[string]any{"job_name": "pushgateway", "honor_labels": true, "static_configs": []any{map[string]any{"targets": []string{pushAddr}}}},
+		},
+	}
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, filepath.Join(dir, "prometheus.yml"), string(b))
+}
+
+// amConfig is alertmanager/alertmanager.yml with what a deployment changes
+// (secret files, the PagerDuty and webhook URLs, the SMTP relay) pointed at
+// loopback, and, for the test only, 1s grouping instead of 30s/5m, so a
+// notification follows its alert at once. Routes, receivers, inhibitions
+// and templates are the shipped ones.
+func amConfig(t *testing.T, dir string, s *sinks, monitorURL string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "alertmanager", "alertmanager.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	secret := func(name, value string) string {
+		return writeFile(t, filepath.Join(dir, "secrets", name), value)
+	}
+	global := cfg["global"].(map[string]any)
+	global["smtp_smarthost"] = s.smtp.Addr().String()
+	global["smtp_require_tls"] = false
+	global["smtp_auth_password_file"] = secret("smtp_password", "not-sent")
+	cfg["templates"] = []any{filepath.Join(repoRoot, "alertmanager", "templates", "*.tmpl")}
+	route := cfg["route"].(map[string]any)
+	route["group_wait"] = "1s"
+	route["group_interval"] = "1s"
+	seen := map[string]bool{}
+	for _, r := range cfg["receivers"].([]any) {
+		rcv := r.(map[string]any)
+		name := rcv["name"].(string)
+		seen[name] = true
+		switch name {
+		case "pagerduty":
+			c := rcv["pagerduty_configs"].([]any)[0].(map[string]any)
+			c["url"] = s.http.URL + "/pagerduty"
+			c["routing_key_file"] = secret("pagerduty_routing_key", "e2e-routing-key")
+		case "slack":
+			c := rcv["slack_configs"].([]any)[0].(map[string]any)
+			c["api_url_file"] = secret("slack_api_url", s.http.URL+"/slack")
+		case "webhook":
+			c := rcv["webhook_configs"].([]any)[0].(map[string]any)
+			c["url"] = monitorURL + "/api/v1/alerts"
+		}
+	}
+	for _, n := range []string{"pagerduty", "slack", "email", "webhook"} {
+		if !seen[n] {
+			t.Fatalf("alertmanager.yml has no receiver %q", n)
+		}
+	}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, filepath.Join(dir, "alertmanager.yml"), string(out))
+}
+
+// waitTargetsUp waits until Prometheus scrapes the monitor, the three
+// members and the Pushgateway, and has loaded the rules.
+func (s *stack) waitTargetsUp(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	var last string
+	ok := poll(ctx, 30*time.Second, 200*time.Millisecond, func() bool {
+		ts, err := s.prom.targets(ctx)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		up := map[string]int{}
+		var down []string
+		for _, tg := range ts {
+			if tg.Health == "up" {
+				up[tg.Job]++
+			} else {
+				down = append(down, fmt.Sprintf("%s %s %s %s", tg.Job, tg.URL, tg.Health, tg.LastError))
+			}
+		}
+		last = fmt.Sprintf("up %v, not up %v", up, down)
+		return up["etcd-monitor"] == 1 && up["etcd"] == 3 && up["pushgateway"] == 1
+	})
+	if !ok {
+		t.Fatalf("Prometheus targets not all up after 30s: %s", last)
+	}
+	groups, rules, failing, err := s.prom.rules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if groups == 0 || rules == 0 {
+		t.Fatalf("Prometheus loaded %d rule groups, %d rules", groups, rules)
+	}
+	t.Logf("Prometheus scrapes the monitor, 3 etcd members and the Pushgateway; %d rules in %d groups loaded", rules, groups)
+	if len(failing) > 0 {
+		t.Errorf("rules failing to evaluate: %v", failing)
+	}
+}
+
+// value returns the single value expr has now, waiting up to timeout for
+// want (a nil want takes any value).
+func (s *stack) waitValue(t *testing.T, expr string, want func(float64) bool, timeout time.Duration) float64 {
+	t.Helper()
+	ctx := context.Background()
+	var last string
+	var v float64
+	ok := poll(ctx, timeout, 250*time.Millisecond, func() bool {
+		r, err := s.prom.query(ctx, expr, time.Now())
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		if len(r.Series) != 1 || len(r.Series[0].Value) != 2 {
+			last = fmt.Sprintf("%d series", len(r.Series))
+			return false
+		}
+		f, err := strconv.ParseFloat(fmt.Sprint(r.Series[0].Value[1]), 64)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		v, last = f, fmt.Sprint(f)
+		return want == nil || want(f)
+	})
+	if !ok {
+		t.Fatalf("%s: no satisfying value after %s (last: %s)", expr, timeout, last)
+	}
+	return v
+}
+
+// amAlert is Alertmanager's view of one alert.
+type amAlert struct {
+	Labels map[string]string `json:"labels"`
+	Status struct {
+		State       string   `json:"state"`
+		InhibitedBy []string `json:"inhibitedBy"`
+	} `json:"status"`
+}
+
+// amAlerts returns the alerts Alertmanager holds for alertname in the
+// stack's cluster.
+func (s *stack) amAlerts(ctx context.Context, alertname string) ([]amAlert, error) {
+	q := url.Values{"filter": {`alertname="` + alertname + `"`, `etcd_cluster="` + s.name + `"`}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.amURL+"/api/v2/alerts?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out []amAlert
+	err = json.NewDecoder(resp.Body).Decode(&out)
+	return out, err
+}
+
+// historyEntry is one alert the monitor's webhook received.
+type historyEntry struct {
+	Status    string `json:"status"`
+	AlertName string `json:"alertname"`
+	Cluster   string `json:"cluster"`
+	Member    string `json:"member"`
+}
+
+func (s *stack) alertHistory(ctx context.Context) ([]historyEntry, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.monitorURL+"/api/v1/alerts/history?cluster="+url.QueryEscape(s.name), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Alerts []historyEntry `json:"alerts"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&out)
+	return out.Alerts, err
+}
