@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
 
+	"github.com/etcd-monitor/etcd-monitor/internal/check"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/demo"
 	"github.com/etcd-monitor/etcd-monitor/internal/server"
@@ -40,6 +41,7 @@ func run(args []string) int {
 		rules.Register(app),
 		maintenance.RegisterDefrag(app),
 		maintenance.RegisterSnapshot(app),
+		check.Register(app),
 	}
 	selected, err := app.Parse(args)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
 	"github.com/etcd-monitor/etcd-monitor/internal/api"
+	"github.com/etcd-monitor/etcd-monitor/internal/statuspage"
 )
 
 // Options configure a monitor.
@@ -91,18 +92,14 @@ func (m *Monitor) Handler() (http.Handler, error) {
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
 	if m.opts.TelemetryPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "etcd-monitor",
-			Description: "Cluster-level health, quorum, leader history, alarms and synthetic latency of etcd clusters",
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: m.opts.TelemetryPath, Text: "Metrics"},
-			},
+		page, err := statuspage.New(statuspage.Options{
+			Checkers: m.Checkers, Alerts: m.Alerts,
+			TelemetryPath: m.opts.TelemetryPath, Version: version.Version,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("landing page: %w", err)
+			return nil, fmt.Errorf("status page: %w", err)
 		}
-		mux.Handle("/", landing)
+		mux.Handle("/", page)
 	}
 	return mux, nil
 }

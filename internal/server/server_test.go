@@ -86,8 +86,8 @@ func TestMetricsAndLandingPage(t *testing.T) {
 	}
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "/metrics") {
-		t.Errorf("landing page: %d %q", rec.Code, rec.Body.String())
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `href="/metrics"`) || !strings.Contains(rec.Body.String(), "quorum 2 of 3") {
+		t.Errorf("status page: %d %q", rec.Code, rec.Body.String())
 	}
 }
 

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+)
+
+// rssKiB reads a process's resident set size from /proc.
+func rssKiB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// TestServeSteadyStateRSS runs `serve` at its defaults (checks every 10 s,
+// probes every 5 s) against a 3-member cluster and samples its RSS: it must
+// stay under 40 MiB.
+func TestServeSteadyStateRSS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 30 s; run without -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := localetcd.Start(ctx, localetcd.Options{Members: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addr := freeAddr(t)
+	cmd := exec.Command(binary, "serve", "--etcd.endpoints="+strings.Join(c.Endpoints(), ","), "--web.listen-address="+addr)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var peak int
+	for i := 0; i < 30; i++ {
+		time.Sleep(time.Second)
+		if i%5 == 0 {
+			scrape(t, "http://"+addr+"/metrics") // as Prometheus would
+		}
+		if i >= 10 { // past start-up
+			peak = max(peak, rssKiB(t, cmd.Process.Pid))
+		}
+	}
+	t.Logf("serve against 3 members: peak RSS %.1f MiB over 20 s of steady state", float64(peak)/1024)
+	if peak > 40*1024 {
+		t.Errorf("peak RSS %.1f MiB, want under 40 MiB", float64(peak)/1024)
+	}
+}
