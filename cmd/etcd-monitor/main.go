@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
 
+	"github.com/etcd-monitor/etcd-monitor/benchmark"
 	"github.com/etcd-monitor/etcd-monitor/internal/check"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/demo"
@@ -42,7 +43,11 @@ func run(args []string) int {
 		maintenance.RegisterDefrag(app),
 		maintenance.RegisterSnapshot(app),
 		check.Register(app),
+		benchmark.Register(app),
 	}
+	// The seed's benchmark mode (--run-benchmark --benchmark-type ...) is
+	// the benchmark command.
+	args, _ = benchmark.SeedArgs(args)
 	selected, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "etcd-monitor: %v\n", cli.NameParseError(app, args, err))

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/api"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/clusterconfig"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
@@ -37,6 +38,7 @@ type Flags struct {
 	probeWrite         *bool
 	probePrefix        *string
 	hashKVInterval     *time.Duration
+	benchmarkAPI       *bool
 }
 
 // RegisterFlags adds the monitor flags to cmd.
@@ -56,6 +58,7 @@ func RegisterFlags(cmd *kingpin.CmdClause, defaultInterval time.Duration) *Flags
 	f.probeWrite = cmd.Flag("probe.write", "Run the put and delete probes; --no-probe.write for read-only credentials.").Default("true").Bool()
 	f.probePrefix = cmd.Flag("probe.key-prefix", "Key prefix of the probe keys (one key per monitor host and member, on a short lease).").
 		Default(collector.DefaultProbeKeyPrefix).String()
+	f.benchmarkAPI = cmd.Flag("web.enable-benchmark-api", "Serve POST /api/v1/performance/benchmark, which writes load into the watched cluster (bounded: 100k requests, 1 minute, 200 clients, one run at a time).").Bool()
 	f.hashKVInterval = cmd.Flag("hashkv.interval", "How often the members' KV hashes are compared; 0 (the default) turns it off, as hashing a large keyspace costs the members CPU.").
 		Default("0s").Duration()
 	return f
@@ -81,6 +84,7 @@ type settings struct {
 	quota         int64
 	probe         collector.ProbeConfig
 	hashKV        time.Duration
+	benchmark     api.BenchmarkFunc
 }
 
 func (f *Flags) settings() (settings, error) {
@@ -100,7 +104,11 @@ func (f *Flags) settings() (settings, error) {
 	if *f.hashKVInterval < 0 {
 		return settings{}, cli.Usagef("--hashkv.interval: must not be negative, got %s", *f.hashKVInterval)
 	}
-	return settings{telemetryPath: *f.telemetryPath, interval: *f.interval, quota: *f.quota, probe: probe, hashKV: *f.hashKVInterval}, nil
+	st := settings{telemetryPath: *f.telemetryPath, interval: *f.interval, quota: *f.quota, probe: probe, hashKV: *f.hashKVInterval}
+	if *f.benchmarkAPI {
+		st.benchmark = runBenchmark
+	}
+	return st, nil
 }
 
 // Options validates the flags and returns the monitor options for one
@@ -115,6 +123,7 @@ func (f *Flags) Options(conn *etcdconn.Config) (Options, error) {
 	}
 	return Options{
 		TelemetryPath: st.telemetryPath,
+		Benchmark:     st.benchmark,
 		Clusters: []collector.ClusterConfig{{
 			Name:                *f.clusterName,
 			Conn:                conn,
@@ -140,7 +149,7 @@ func (f *Flags) FileOptions(path string, dial, request time.Duration) (Options, 
 	if err != nil {
 		return Options{}, err
 	}
-	return Options{TelemetryPath: st.telemetryPath, Clusters: clusters}, nil
+	return Options{TelemetryPath: st.telemetryPath, Clusters: clusters, Benchmark: st.benchmark}, nil
 }
 
 func (f *Flags) probeConfig() (collector.ProbeConfig, error) {

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/etcd-monitor/etcd-monitor/benchmark"
+	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/api"
+)
+
+// Bounds of a benchmark started through the API: it runs inside the
+// monitor, against a cluster people depend on, on behalf of whoever can
+// reach the port.
+const (
+	MaxAPIBenchmarkTotal    = 100_000
+	MaxAPIBenchmarkDuration = time.Minute
+	MaxAPIBenchmarkClients  = 200
+)
+
+// decodeBenchmark parses and bounds a request body: benchmark.Config's JSON
+// (the duration as "30s"). Omitted fields keep the command's defaults;
+// unknown fields are refused, so a typo does not silently run a default.
+func decodeBenchmark(body []byte) (benchmark.Config, error) {
+	cfg := benchmark.DefaultConfig()
+	if len(bytes.TrimSpace(body)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		var fields map[string]json.RawMessage
+		if err := dec.Decode(&fields); err != nil {
+			return benchmark.Config{}, api.BadRequest("body: %v", err)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return benchmark.Config{}, api.BadRequest("body: more than one JSON value")
+		}
+		known := configFields()
+		for k := range fields {
+			if !known[k] {
+				return benchmark.Config{}, api.BadRequest("body: unknown field %q", k)
+			}
+		}
+		if err := json.Unmarshal(body, &cfg); err != nil {
+			return benchmark.Config{}, api.BadRequest("body: %v", err)
+		}
+	}
+	if cfg.Total == 0 && cfg.Duration == 0 {
+		cfg.Total = min(benchmark.DefaultTotal, MaxAPIBenchmarkTotal)
+	}
+	if err := cfg.Validate(); err != nil {
+		return benchmark.Config{}, api.BadRequest("%v", err)
+	}
+	switch {
+	case cfg.Total > MaxAPIBenchmarkTotal:
+		return benchmark.Config{}, api.BadRequest("total: at most %d through the API, got %d (use the benchmark command for more)", MaxAPIBenchmarkTotal, cfg.Total)
+	case cfg.Duration > MaxAPIBenchmarkDuration:
+		return benchmark.Config{}, api.BadRequest("duration: at most %s through the API, got %s", MaxAPIBenchmarkDuration, cfg.Duration)
+	case cfg.Clients > MaxAPIBenchmarkClients:
+		return benchmark.Config{}, api.BadRequest("clients: at most %d through the API, got %d", MaxAPIBenchmarkClients, cfg.Clients)
+	}
+	return cfg, nil
+}
+
+// configFields are the JSON names of benchmark.Config's fields.
+func configFields() map[string]bool {
+	known := map[string]bool{}
+	t := reflect.TypeOf(benchmark.Config{})
+	for i := 0; i < t.NumField(); i++ {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			known[name] = true
+		}
+	}
+	return known
+}
+
+// runBenchmark is the API's benchmark function: the benchmark package with
+// the watched cluster's connection settings.
+func runBenchmark(ctx context.Context, ch *collector.Checker, body []byte) (any, error) {
+	cfg, err := decodeBenchmark(body)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.QuotaBackendBytes == 0 {
+		cfg.QuotaBackendBytes = ch.Config().QuotaBackendBytes
+	}
+	rep, err := benchmark.Run(ctx, ch.Config().Conn, cfg, io.Discard)
+	if err != nil {
+		if errors.Is(err, benchmark.ErrRefused) {
+			return nil, &api.RequestError{Status: http.StatusConflict, Msg: err.Error()}
+		}
+		if errors.Is(err, benchmark.ErrUnreachable) {
+			return nil, &api.RequestError{Status: http.StatusServiceUnavailable, Msg: err.Error()}
+		}
+		return nil, err
+	}
+	return rep, nil
+}

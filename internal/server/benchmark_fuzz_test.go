@@ -1,0 +1,31 @@
+package server
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/api"
+)
+
+// FuzzDecodeBenchmark: any body either becomes a bounded, valid benchmark
+// or a one-line 400, never a panic.
+func FuzzDecodeBenchmark(f *testing.F) {
+	for _, s := range []string{``, `{}`, `{"workload":"mixed","total":600,"clients":8,"conns":2}`, `{"duration":"30s"}`,
+		`{"duration":12.5}`, `{"workload":"read","consistency":"s"}`, `{"total":-1}`, `[]`, `{"colour":1}`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		cfg, err := decodeBenchmark(body)
+		if err != nil {
+			var re *api.RequestError
+			if !errors.As(err, &re) || re.Status != 400 || strings.Contains(re.Msg, "\n") {
+				t.Fatalf("%q: %v", body, err)
+			}
+			return
+		}
+		if cfg.Validate() != nil || cfg.Total > MaxAPIBenchmarkTotal || cfg.Duration > MaxAPIBenchmarkDuration || cfg.Clients > MaxAPIBenchmarkClients || (cfg.Total == 0 && cfg.Duration == 0) {
+			t.Fatalf("%q accepted as %+v", body, cfg)
+		}
+	})
+}
