@@ -245,6 +245,9 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	}
 	elapsed := time.Since(start)
 	r.guard.stop()
+	// Taken now: a Ctrl-C during the cleanup does not make a completed run
+	// an interrupted one.
+	rep.Stop = r.stopInfo()
 
 	rep.Cleanup = r.cleanup(context.WithoutCancel(ctx))
 	r.fill(rep, elapsed)
@@ -316,19 +319,22 @@ func (r *runner) runLoad() {
 		defer t.Stop()
 	}
 	stopBar := r.startProgress("running", r.total, r.cfg.Duration, &r.done)
+	flights := make([]inflight, r.cfg.Clients)
+	stopWatchdog := startWatchdog(flights, r.conn.RequestTimeout)
 	var wg sync.WaitGroup
 	for i := range r.cfg.Clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.runClient(&r.shards[i%len(r.shards)], r.clients[i%len(r.clients)])
+			r.runClient(&r.shards[i%len(r.shards)], r.clients[i%len(r.clients)], &flights[i])
 		}()
 	}
 	wg.Wait()
+	stopWatchdog()
 	stopBar()
 }
 
-func (r *runner) runClient(sh *shard, kv clientv3.KV) {
+func (r *runner) runClient(sh *shard, kv clientv3.KV, fl *inflight) {
 	key := make([]byte, 0, len(r.runDir)+r.cfg.KeySize)
 	keySpace := int64(r.cfg.KeySpaceSize)
 	for !r.stopped.Load() {
@@ -358,18 +364,19 @@ func (r *runner) runClient(sh *shard, kv clientv3.KV) {
 			r.markWritten(idx)
 		}
 		// Requests in flight when the run stops are let finish (within
-		// the request timeout) rather than cancelled, so that cleanup
-		// knows every write's outcome as far as the cluster told it.
-		rctx, cancel := context.WithTimeout(context.Background(), r.conn.RequestTimeout)
+		// the request timeout, see watchdog.go) rather than cancelled, so
+		// that cleanup knows every write's outcome as far as the cluster
+		// told it.
 		var err error
 		st := time.Now()
+		rctx := fl.begin(st)
 		if op == opWrite {
 			_, err = kv.Put(rctx, k, r.value)
 		} else {
 			_, err = kv.Get(rctx, k, r.readOpts...)
 		}
 		lat := time.Since(st)
-		cancel()
+		err = fl.end(rctx, err)
 		if err != nil && op == opWrite {
 			r.unsure.Store(true)
 		}
