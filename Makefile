@@ -58,3 +58,9 @@ bench:
 
 clean:
 	rm -rf $(BIN) dist
+
+# docker-compose.yml's topology without a container engine, on 127.0.0.1:
+# the demo cluster and etcd-monitor, Prometheus with rules/, Alertmanager with
+# alertmanager/, the Pushgateway (docs/deploy.md). Ctrl-C stops it all.
+stack: build tools
+	scripts/stack.sh
