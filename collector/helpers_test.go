@@ -178,3 +178,7 @@ func metricValue(t *testing.T, reg prometheus.Gatherer, name string, labels map[
 }
 
 var _ = testutil.CollectAndCompare
+
+type slogLogger = slog.Logger
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
