@@ -153,7 +153,9 @@ func BuildStatus(ch *collector.Checker) ClusterStatus {
 			ms.RaftTerm, ms.RaftIndex, ms.RaftAppliedIndex = m.RaftTerm, m.RaftIndex, m.RaftAppliedIndex
 			ms.RaftIndexLag, ms.RaftApplyLag = m.RaftIndexLag, m.RaftApplyLag
 		}
-		if v, ok := p99[m.Label()]; ok {
+		// A member that is down has no current latency, whatever it had
+		// in the last minutes.
+		if v, ok := p99[m.Label()]; ok && m.Up {
 			ms.ProbeP99Ms = &v
 		}
 		for _, a := range m.Alarms {
