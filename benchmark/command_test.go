@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os/exec"
@@ -348,5 +349,46 @@ func TestPushgateway(t *testing.T) {
 	out, err = runCLI(ctx, eps, "--total=100", "--key-prefix=/test/push/", "--pushgateway.url=http://127.0.0.1:1")
 	if cli.ExitCode(err) != 1 || !strings.Contains(err.Error(), "pushing results") || !strings.Contains(out, "Summary:") {
 		t.Fatalf("failed push: exit %d (%v)\n%s", cli.ExitCode(err), err, out)
+	}
+}
+
+func TestProgressBarOnlyOnATerminal(t *testing.T) {
+	c := sharedCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, term := range []bool{true, false} {
+		app := kingpin.New("etcd-monitor", "test").Terminate(nil)
+		var out bytes.Buffer
+		cmd := register(app, &out, func() bool { return term })
+		args := []string{"benchmark", "--etcd.endpoints=" + strings.Join(c.Endpoints(), ","), "--duration=700ms", "--key-prefix=/test/progress/"}
+		if _, err := app.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Run(ctx, slog.New(slog.DiscardHandler)); err != nil {
+			t.Fatal(err)
+		}
+		bar := strings.Contains(out.String(), "running [")
+		if bar != term {
+			t.Fatalf("terminal=%v: progress bar drawn=%v\n%q", term, bar, out.String())
+		}
+		if term {
+			// The bar's line is cleared before the report starts.
+			i := strings.LastIndex(out.String(), "\r\x1b[K")
+			if !strings.HasPrefix(out.String()[i+len("\r\x1b[K"):], "Benchmark: write workload") {
+				t.Fatalf("report does not start on a cleared line: %q", out.String())
+			}
+		}
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	got := progressLine("running", 250, 1000, 2*time.Second, 0)
+	for _, want := range []string{"running [", " 25% 250/1000", "125 req/s", "\r\x1b[K"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("%q lacks %q", got, want)
+		}
+	}
+	if got := progressLine("running", 10, 0, 3*time.Second, 10*time.Second); !strings.Contains(got, " 30% 10, 3s/10s") {
+		t.Errorf("timed run: %q", got)
 	}
 }

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 func TestWorkloads(t *testing.T) {
@@ -149,5 +153,34 @@ func checkTotals(t *testing.T, rep *Report, total int) {
 	}
 	if rep.TotalSeconds <= 0 || s.Succeeded > 0 && s.Throughput <= 0 {
 		t.Fatalf("total %v s, throughput %v", rep.TotalSeconds, s.Throughput)
+	}
+}
+
+// TestNoGoroutineLeft: Run is called by a long-lived server (the REST API),
+// so a run must not leave goroutines behind, whichever way it ends.
+func TestNoGoroutineLeft(t *testing.T) {
+	c := sharedCluster(t)
+	conn := connFor(t, c)
+	kv := clientFor(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := kv.Put(ctx, "/test/leak/used/x", "y"); err != nil {
+		t.Fatal(err)
+	}
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+
+	cfg := small(WorkloadMixed, "/test/leak/run/")
+	cfg.Rate = 5000
+	if _, err := Run(ctx, conn, cfg, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ctx, conn, small(WorkloadWrite, "/test/leak/used/"), nil); !errors.Is(err, ErrRefused) {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+	ictx, icancel := context.WithCancel(ctx)
+	time.AfterFunc(300*time.Millisecond, icancel)
+	cfg.Total, cfg.Duration = 0, time.Minute
+	if _, err := Run(ictx, conn, cfg, nil); err != nil {
+		t.Fatal(err)
 	}
 }
