@@ -16,12 +16,10 @@ import (
 	"context"
 	cryptorand "crypto/rand"
 	"encoding/hex"
-	"errors"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -182,10 +180,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	}
 	defer r.guard.close()
 
-	r.runDir, err = newRunDir(cfg.KeyPrefix)
-	if err != nil {
-		return nil, err
-	}
+	r.runDir = newRunDir(cfg.KeyPrefix)
 	for range cfg.Conns {
 		c, err := r.conn.New()
 		if err != nil {
@@ -202,10 +197,8 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	// From here on the cluster may hold keys of ours: whatever happens,
 	// clean them up, even after an interrupt (hence WithoutCancel).
 	r.written = make([]atomic.Bool, (cfg.KeySpaceSize+cleanupChunk-1)/cleanupChunk)
-	r.value = strings.Repeat("x", cfg.ValSize)
-	if v := randomBytes(cfg.ValSize); v != nil {
-		r.value = string(v)
-	}
+	// One random value for every put, as etcd's tool sends.
+	r.value = string(randomBytes(cfg.ValSize))
 	if cfg.Rate > 0 {
 		// Burst 1, as etcd's tool: requests are spread evenly, not in
 		// bursts each second.
@@ -395,19 +388,15 @@ func (r *runner) startProgress(label string, total int64, d time.Duration, done 
 // newRunDir picks a fresh directory below the prefix for this run's keys: a
 // run never writes a key it did not create, even with
 // --allow-existing-keys, and deleting the directory deletes nothing else.
-func newRunDir(prefix string) (string, error) {
-	b := randomBytes(4)
-	if b == nil {
-		return "", errors.New("generating a run ID: no randomness")
-	}
-	return prefix + hex.EncodeToString(b) + "/", nil
+func newRunDir(prefix string) string {
+	return prefix + hex.EncodeToString(randomBytes(4)) + "/"
 }
 
+// randomBytes never fails: crypto/rand.Read panics rather than return an
+// error since Go 1.24.
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
-	if _, err := cryptorand.Read(b); err != nil {
-		return nil
-	}
+	_, _ = cryptorand.Read(b)
 	return b
 }
 
