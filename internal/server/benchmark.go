@@ -88,7 +88,7 @@ func runBenchmark(ctx context.Context, ch *collector.Checker, body []byte) (any,
 	if cfg.QuotaBackendBytes == 0 {
 		cfg.QuotaBackendBytes = ch.Config().QuotaBackendBytes
 	}
-	rep, err := benchmark.Run(ctx, ch.Config().Conn, cfg, io.Discard)
+	rep, err := benchmark.Run(ctx, ch.Config().Conn, cfg, nil)
 	if err != nil {
 		if errors.Is(err, benchmark.ErrRefused) {
 			return nil, &api.RequestError{Status: http.StatusConflict, Msg: err.Error()}
