@@ -2,46 +2,57 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os/exec"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/etcd-monitor/etcd-monitor/benchmark"
 	"github.com/etcd-monitor/etcd-monitor/dashboards"
-	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 )
 
 // benchWorkloads are pushed for the benchmark dashboard.
-var benchWorkloads = []string{benchmark.WorkloadWrite, benchmark.WorkloadMixed}
+var benchWorkloads = []string{"write", "mixed"}
 
-// runBenchmarks runs small benchmarks of two workloads against the stack's
-// cluster, pushes their results to the Pushgateway, and waits until
-// Prometheus has scraped them.
+// runBenchmarks runs `etcd-monitor benchmark` as a user does, for two
+// small workloads, pushing to the Pushgateway, and waits until Prometheus
+// has scraped the results.
 func runBenchmarks(t *testing.T, s *stack) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn := &etcdconn.Config{Endpoints: s.cluster.Endpoints()}
-	if err := conn.Load(); err != nil {
-		t.Fatal(err)
-	}
 	for _, w := range benchWorkloads {
-		cfg := benchmark.DefaultConfig()
-		cfg.Workload, cfg.Total, cfg.Conns, cfg.Clients, cfg.KeySpaceSize = w, 500, 2, 4, 100
-		cfg.QuotaBackendBytes = quotaBytes
-		rep, err := benchmark.Run(ctx, conn, cfg, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, monitorBin, "benchmark",
+			"--etcd.endpoints="+strings.Join(s.cluster.Endpoints(), ","),
+			"--workload="+w, "--total=500", "--conns=2", "--clients=4", "--key-space-size=100",
+			"--etcd.quota-backend-bytes="+strconv.Itoa(quotaBytes),
+			// The verdict is pushed too; a loaded test machine must not
+			// fail it, so the limit is loose.
+			"--check", "--check.max-p99-latency=10s",
+			"--output=json",
+			"--pushgateway.url="+s.pushURL, "--cluster.name="+s.name)
+		out, err := cmd.Output()
+		cancel()
 		if err != nil {
-			t.Fatalf("benchmark %s: %v", w, err)
+			var stderr []byte
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = ee.Stderr
+			}
+			t.Fatalf("etcd-monitor benchmark --workload=%s: %v\n%s\n%s", w, err, tail(string(out), 2000), stderr)
 		}
-		rep.Judge(benchmark.SeedLimits())
-		if err := benchmark.Push(ctx, benchmark.PushOptions{URL: s.pushURL, Cluster: s.name}, rep); err != nil {
-			t.Fatal(err)
+		var rep struct {
+			Summary struct {
+				Throughput float64 `json:"throughput_ops_per_second"`
+			} `json:"summary"`
 		}
-		t.Logf("benchmark %s: %.0f requests/s, pushed", w, rep.Summary.Throughput)
+		if err := json.Unmarshal(out, &rep); err != nil {
+			t.Fatalf("benchmark report: %v\n%s", err, tail(string(out), 2000))
+		}
+		t.Logf("etcd-monitor benchmark --workload=%s: %.0f requests/s, pushed", w, rep.Summary.Throughput)
 	}
 	s.waitValue(t, fmt.Sprintf(`count(etcd_monitor_benchmark_last_run_timestamp_seconds{etcd_cluster=%q})`, s.name),
 		func(v float64) bool { return v == float64(len(benchWorkloads)) }, 20*time.Second)

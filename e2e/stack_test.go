@@ -20,9 +20,13 @@ import (
 )
 
 // Timing of the test stack. The fast rule profile assumes scrape and
-// evaluation intervals of 5s or less; 1s makes every step quick.
+// evaluation intervals of 5s or less. Rules are evaluated every second;
+// scrapes every 2s, as with 1s (whose timeout is 1s too) a loaded test
+// machine misses scrapes of the monitor, and a missed scrape marks its
+// series stale, which resolves every alert over them.
 const (
-	scrapeInterval = time.Second
+	scrapeInterval = 2 * time.Second
+	evalInterval   = time.Second
 	// Grafana's $__rate_interval is at least four scrape intervals.
 	rateInterval = 4 * scrapeInterval
 	// The monitor checks and probes every second, each etcd request under
@@ -160,7 +164,7 @@ func promConfig(t *testing.T, dir, name, monAddr, amAddr, pushAddr string, c *lo
 	cfg := map[string]any{
 		"global": map[string]any{
 			"scrape_interval": scrapeInterval.String(), "scrape_timeout": scrapeInterval.String(),
-			"evaluation_interval": scrapeInterval.String(),
+			"evaluation_interval": evalInterval.String(),
 		},
 		"rule_files": []string{filepath.Join(repoRoot, "rules", "etcd-monitor-fast.rules.yml")},
 		"alerting": map[string]any{"alertmanagers": []any{
@@ -358,4 +362,75 @@ func (s *stack) alertHistory(ctx context.Context) ([]historyEntry, error) {
 	}
 	err = json.NewDecoder(resp.Body).Decode(&out)
 	return out.Alerts, err
+}
+
+// diagnose reports the series that explain the alerts of the test, for a
+// failure message.
+func (s *stack) diagnose() string {
+	ctx := context.Background()
+	var b strings.Builder
+	for _, expr := range []string{
+		`etcd_monitor_member_up`, `etcd_monitor_member_healthy`, `etcd_monitor_cluster_has_quorum`,
+		`etcd_monitor_member_alarm`, `etcd_monitor_member_db_size_bytes`, `etcd_monitor_member_db_quota_bytes`,
+		`time() - etcd_monitor_last_check_timestamp_seconds`, `ALERTS{alertstate="firing"}`,
+	} {
+		r, err := s.prom.query(ctx, expr, time.Now())
+		if err != nil {
+			fmt.Fprintf(&b, "  %s: %v\n", expr, err)
+			continue
+		}
+		for _, sr := range r.Series {
+			delete(sr.Metric, "job")
+			delete(sr.Metric, "instance")
+			delete(sr.Metric, "etcd_cluster")
+			v := ""
+			if len(sr.Value) == 2 {
+				v = fmt.Sprint(sr.Value[1])
+			}
+			fmt.Fprintf(&b, "  %s %v = %s\n", expr, sr.Metric, v)
+		}
+	}
+	return b.String()
+}
+
+// scrapeHealth says how Prometheus' scrapes of the monitor went since the
+// stack started: missed scrapes resolve alerts and restart their "for".
+func (s *stack) scrapeHealth() string {
+	ctx := context.Background()
+	window := fmt.Sprintf("[%ds]", int(time.Since(s.started).Seconds())+1)
+	get := func(expr string) string {
+		r, err := s.prom.query(ctx, expr, time.Now())
+		if err != nil || len(r.Series) != 1 || len(r.Series[0].Value) != 2 {
+			return "?"
+		}
+		return fmt.Sprint(r.Series[0].Value[1])
+	}
+	return fmt.Sprintf("%s scrapes of the monitor, %s failed, slowest %ss",
+		get(`count_over_time(up{job="etcd-monitor"}`+window+`)`),
+		get(`count_over_time(up{job="etcd-monitor"}`+window+`) - sum_over_time(up{job="etcd-monitor"}`+window+`)`),
+		get(`max_over_time(scrape_duration_seconds{job="etcd-monitor"}`+window+`)`))
+}
+
+// firstTrue is how long after start expr first returned something, as far
+// as Prometheus' data says (to its resolution: scrapes every 2s, rules
+// every second); -1 if never.
+func (s *stack) firstTrue(expr string, start time.Time) time.Duration {
+	r, err := s.prom.queryRange(context.Background(), expr, start, time.Now(), 200*time.Millisecond)
+	if err != nil {
+		return -1
+	}
+	first := -1.0
+	for _, sr := range r.Series {
+		if len(sr.Values) == 0 || len(sr.Values[0]) != 2 {
+			continue
+		}
+		ts, ok := sr.Values[0][0].(float64)
+		if ok && (first < 0 || ts < first) {
+			first = ts
+		}
+	}
+	if first < 0 {
+		return -1
+	}
+	return time.Duration(first*float64(time.Second)) - time.Duration(start.UnixNano())
 }
