@@ -178,6 +178,24 @@ func TestStopLeader(t *testing.T) {
 		if got := ch.Snapshot().LeaderChanges; got != s.LeaderChanges {
 			t.Errorf("leader changes kept counting: %d then %d", s.LeaderChanges, got)
 		}
+
+		// Down for a while, then back: the monitor's connection must not
+		// sit in a long reconnect backoff (gRPC's default grows to 120 s).
+		time.Sleep(8 * time.Second)
+		if err := leader.Restart(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.WaitHealthy(ctx); err != nil {
+			t.Fatal(err)
+		}
+		back := time.Now()
+		waitFor(t, ch, testInterval+4*time.Second, leader.Name+" seen up again", func(s *Snapshot) bool {
+			m := member(s, leader.Name)
+			return m != nil && m.Up && m.Healthy
+		})
+		t.Logf("restarted member seen up %s after it served again", time.Since(back).Round(time.Millisecond))
 	})
 }
 
