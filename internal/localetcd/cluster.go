@@ -86,6 +86,24 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if opts.Token == "" {
 		opts.Token = "localetcd"
 	}
+	// Free ports are found by listening on port 0 and closing again; until
+	// the members bind them, another process (a parallel test package) can
+	// take one. Such a start is retried on fresh ports.
+	var err error
+	for attempt := 1; attempt <= 5; attempt++ {
+		var c *Cluster
+		c, err = startOnce(ctx, opts)
+		if err == nil {
+			return c, nil
+		}
+		if !strings.Contains(err.Error(), "address already in use") || ctx.Err() != nil {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+func startOnce(ctx context.Context, opts Options) (*Cluster, error) {
 	c := &Cluster{opts: opts, dir: opts.Dir}
 	if c.dir == "" {
 		d, err := os.MkdirTemp("", "localetcd-")
@@ -94,11 +112,21 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		}
 		c.dir, c.tempDir = d, true
 	}
+	fail := func(err error) (*Cluster, error) {
+		c.Close()
+		if !c.tempDir {
+			// A failed first start leaves half-made member directories
+			// that a retry must not mistake for existing members.
+			for _, m := range c.members {
+				_ = os.RemoveAll(m.dataDir)
+			}
+		}
+		return nil, err
+	}
 	for i := 0; i < opts.Members; i++ {
 		m, err := c.newMember(fmt.Sprintf("m%d", i+1))
 		if err != nil {
-			c.Close()
-			return nil, err
+			return fail(err)
 		}
 		c.members = append(c.members, m)
 	}
@@ -115,12 +143,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		c.Close()
-		return nil, err
+		return fail(err)
 	}
 	if err := c.WaitHealthy(ctx); err != nil {
-		c.Close()
-		return nil, err
+		return fail(err)
 	}
 	return c, nil
 }

@@ -196,7 +196,13 @@ func (m *Member) startProcess(initialCluster, state string) error {
 		select {
 		case <-done:
 			m.proc = nil
-			return fmt.Errorf("etcd exited early, see %s.log", m.dataDir)
+			// The log's end says why (e.g. "address already in use",
+			// which Start retries on fresh ports).
+			tail, _ := os.ReadFile(m.dataDir + ".log")
+			if len(tail) > 400 {
+				tail = tail[len(tail)-400:]
+			}
+			return fmt.Errorf("etcd exited early (%s.log): %s", m.dataDir, tail)
 		default:
 		}
 		if time.Now().After(deadline) {
