@@ -207,10 +207,17 @@ func (c *Cluster) Endpoints() []string {
 	return eps
 }
 
-// Client returns a client over all members' proxied endpoints. The caller
-// closes it.
+// Client returns a client over the voting members' proxied endpoints
+// (learners refuse most requests, so they are never in a balanced client).
+// The caller closes it.
 func (c *Cluster) Client() (*clientv3.Client, error) {
-	return c.ClientFor(c.Endpoints()...)
+	var eps []string
+	for _, m := range c.Members() {
+		if !m.learner {
+			eps = append(eps, m.ClientURL)
+		}
+	}
+	return c.ClientFor(eps...)
 }
 
 // ClientFor returns a client over the given endpoints using the cluster's
