@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
-	"net/textproto"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +24,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/testsink"
 )
 
 // TestDeliveryAndInhibition runs the real Alertmanager on alertmanager.yml,
@@ -201,7 +202,7 @@ func startSinks(t *testing.T) *sinks {
 			if err != nil {
 				return
 			}
-			go s.serveSMTP(c)
+			go testsink.ServeSMTP(c, s.recordMail)
 		}
 	}()
 	return s
@@ -273,40 +274,6 @@ func (s *sinks) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"status":"success","message":"Event processed"}`))
 	default:
 		http.NotFound(w, r)
-	}
-}
-
-// serveSMTP speaks just enough SMTP for Alertmanager's client: no STARTTLS
-// and no AUTH are offered, so neither is attempted.
-func (s *sinks) serveSMTP(c net.Conn) {
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	tp := textproto.NewConn(c)
-	_ = tp.PrintfLine("220 sink ESMTP")
-	for {
-		line, err := tp.ReadLine()
-		if err != nil {
-			return
-		}
-		switch verb, _, _ := strings.Cut(strings.ToUpper(line), " "); verb {
-		case "EHLO", "HELO":
-			_ = tp.PrintfLine("250 sink")
-		case "MAIL", "RCPT", "RSET", "NOOP":
-			_ = tp.PrintfLine("250 ok")
-		case "DATA":
-			_ = tp.PrintfLine("354 end with .")
-			b, err := tp.ReadDotBytes()
-			if err != nil {
-				return
-			}
-			s.recordMail(b)
-			_ = tp.PrintfLine("250 ok")
-		case "QUIT":
-			_ = tp.PrintfLine("221 bye")
-			return
-		default:
-			_ = tp.PrintfLine("502 not here")
-		}
 	}
 }
 

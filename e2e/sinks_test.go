@@ -11,12 +11,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
-	"net/textproto"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/testsink"
 )
 
 // notification is one message a person would have received.
@@ -68,7 +69,7 @@ func startSinks(t *testing.T) *sinks {
 			if err != nil {
 				return
 			}
-			go s.serveSMTP(c)
+			go testsink.ServeSMTP(c, func(b []byte) { s.recordMail(time.Now(), b) })
 		}
 	}()
 	return s
@@ -138,40 +139,6 @@ func (s *sinks) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"status":"success","message":"Event processed"}`))
 	default:
 		http.NotFound(w, r)
-	}
-}
-
-// serveSMTP speaks just enough SMTP for Alertmanager's client: no STARTTLS
-// and no AUTH are offered, so neither is attempted.
-func (s *sinks) serveSMTP(c net.Conn) {
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	tp := textproto.NewConn(c)
-	_ = tp.PrintfLine("220 sink ESMTP")
-	for {
-		line, err := tp.ReadLine()
-		if err != nil {
-			return
-		}
-		switch verb, _, _ := strings.Cut(strings.ToUpper(line), " "); verb {
-		case "EHLO", "HELO":
-			_ = tp.PrintfLine("250 sink")
-		case "MAIL", "RCPT", "RSET", "NOOP":
-			_ = tp.PrintfLine("250 ok")
-		case "DATA":
-			_ = tp.PrintfLine("354 end with .")
-			b, err := tp.ReadDotBytes()
-			if err != nil {
-				return
-			}
-			s.recordMail(time.Now(), b)
-			_ = tp.PrintfLine("250 ok")
-		case "QUIT":
-			_ = tp.PrintfLine("221 bye")
-			return
-		default:
-			_ = tp.PrintfLine("502 not here")
-		}
 	}
 }
 
