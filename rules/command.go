@@ -38,7 +38,7 @@ func Register(app *kingpin.Application) cli.Command {
 	// names do not include the command, so ETCD_MONITOR_CONFIG meant for
 	// another subcommand would otherwise become the rules config.
 	cmd.Flag("config", "Generator config (YAML); fields left out keep their defaults. See rules/README.md.").NoEnvar().PlaceHolder("FILE").StringVar(&o.config)
-	cmd.Flag("profile", "default, or fast: short windows and for durations, for end-to-end tests.").NoEnvar().Default(string(ProfileDefault)).IsSetByUser(&o.profileSet).StringVar(&o.profile)
+	cmd.Flag("profile", "default, or fast: short windows, for and keep_firing_for durations, for end-to-end tests.").NoEnvar().Default(string(ProfileDefault)).IsSetByUser(&o.profileSet).StringVar(&o.profile)
 	cmd.Flag("format", "rules (a Prometheus rule file) or prometheusrule (a Kubernetes PrometheusRule object).").NoEnvar().Default("rules").IsSetByUser(&o.formatSet).StringVar(&o.format)
 	cmd.Flag("output", "File to write; - is stdout.").NoEnvar().Default("-").PlaceHolder("FILE").IsSetByUser(&o.outputSet).StringVar(&o.output)
 	cmd.Flag("output-dir", "Write the whole set (both profiles and the PrometheusRule) into this directory instead.").NoEnvar().PlaceHolder("DIR").StringVar(&o.outputDir)

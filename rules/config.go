@@ -32,6 +32,7 @@ type Config struct {
 	Windows        Windows            `yaml:"windows"`
 	Thresholds     Thresholds         `yaml:"thresholds"`
 	For            For                `yaml:"for"`
+	KeepFiringFor  KeepFiringFor      `yaml:"keep_firing_for"`
 	// DisabledAlerts drops alerts by name (both severities), for setups
 	// that cannot act on one. The recording rules stay.
 	DisabledAlerts []string `yaml:"disabled_alerts"`
@@ -147,6 +148,17 @@ type For struct {
 	SnapshotTooOld          Duration `yaml:"snapshot_too_old"`
 }
 
+// KeepFiringFor is Prometheus' keep_firing_for per severity: how long a
+// firing alert stays firing after its expression stopped returning it. One
+// failed scrape makes every series of the target stale, so without it each
+// firing alert over them resolves, notifies, and must wait its whole `for`
+// again. 0 leaves the field out of the rules.
+type KeepFiringFor struct {
+	Critical Duration `yaml:"critical"`
+	Warning  Duration `yaml:"warning"`
+	Info     Duration `yaml:"info"`
+}
+
 // DefaultConfigYAML is rules/config.yml: every field with its default and
 // the reason for it. A test keeps it equal to DefaultConfig.
 //
@@ -259,6 +271,15 @@ func DefaultConfig() Config {
 			ClockOffset:             dur("10m"),
 			SnapshotTooOld:          dur("15m"),
 		},
+		// Several failed scrapes at the deployed 15s interval (two at
+		// Prometheus' default 1m), or a restart of the monitor. Critical and
+		// warning are equal so that a critical alert never outlives the
+		// warning it inhibits (which would mute the warning's resolution).
+		KeepFiringFor: KeepFiringFor{
+			Critical: dur("2m"),
+			Warning:  dur("2m"),
+			Info:     dur("2m"),
+		},
 	}
 }
 
@@ -340,7 +361,7 @@ func locate(root *yaml.Node, msg string) error {
 // knownFields lists the yaml names of a config type named by yaml.v3's
 // "rules.Thresholds" style.
 func knownFields(typeName string) []string {
-	types := []any{Config{}, Selectors{}, NodeExporter{}, PrometheusRuleMeta{}, Windows{}, Thresholds{}, For{}}
+	types := []any{Config{}, Selectors{}, NodeExporter{}, PrometheusRuleMeta{}, Windows{}, Thresholds{}, For{}, KeepFiringFor{}}
 	for _, v := range types {
 		t := reflect.TypeOf(v)
 		if t.String() != typeName {
@@ -480,6 +501,9 @@ func (c Config) Validate() error {
 	if err := positiveDurations("for", c.For, true); err != nil {
 		return err
 	}
+	if err := positiveDurations("keep_firing_for", c.KeepFiringFor, true); err != nil {
+		return err
+	}
 
 	t := c.Thresholds
 	if err := positiveDurations("thresholds", t, false); err != nil {
@@ -578,7 +602,10 @@ func positiveDurations(section string, v any, allowZero bool) error {
 			continue
 		}
 		name := section + "." + strings.Split(rv.Type().Field(i).Tag.Get("yaml"), ",")[0]
-		if d < 0 || (d == 0 && !allowZero) {
+		if d < 0 && allowZero {
+			return fieldErrf(name, "%s must not be negative", d)
+		}
+		if d <= 0 && !allowZero {
 			return fieldErrf(name, "%s must be above 0", d)
 		}
 	}

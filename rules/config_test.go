@@ -56,6 +56,11 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad cluster label", "cluster_label: etcd-cluster\n", []string{":1: cluster_label:", "not a valid Prometheus label name"}},
 		{"runbook with fragment", "runbook_url: https://x.example/r#top\n", []string{":1: runbook_url:"}},
 		{"zero window", "windows:\n  rate: 0s\n", []string{":2: windows.rate: 0s must be above 0"}},
+		{"bad keep_firing_for", "keep_firing_for:\n  critical: soon\n", []string{":2: keep_firing_for.critical:", `"soon" is not a duration`}},
+		{"negative keep_firing_for", "keep_firing_for:\n  info: 0s\n  warning: -1m\n", []string{":3: keep_firing_for.warning: -1m must not be negative"}},
+		{"negative for", "for:\n  no_leader: -30s\n", []string{":2: for.no_leader: -30s must not be negative"}},
+		{"keep_firing_for of an unknown severity", "keep_firing_for:\n  page: 5m\n",
+			[]string{":2: keep_firing_for.page: unknown field", "critical, info, warning"}},
 		{"unknown disabled alert", "disabled_alerts: [EtcdNope]\n", []string{":1: disabled_alerts[0]: no alert is named \"EtcdNope\""}},
 		{"not yaml", "thresholds: [\n", []string{"rules config"}},
 	} {
@@ -78,6 +83,17 @@ func TestLoadConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestKeepFiringForConfig(t *testing.T) {
+	cfg, err := ParseConfig([]byte("keep_firing_for:\n  critical: 5m\n  info: 0s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := KeepFiringFor{Critical: dur("5m"), Warning: DefaultConfig().KeepFiringFor.Warning, Info: 0}
+	if cfg.KeepFiringFor != want {
+		t.Errorf("keep_firing_for = %+v, want %+v", cfg.KeepFiringFor, want)
 	}
 }
 

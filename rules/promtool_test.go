@@ -47,6 +47,7 @@ func TestPromtoolCheckRules(t *testing.T) {
 	cfg.Selectors.Node = `job="node-exporter"`
 	cfg.NodeExporter.Filesystem = `mountpoint="/var/lib/etcd"`
 	cfg.Thresholds.ProbeLatencyP99Warning = dur("20ms")
+	cfg.KeepFiringFor = KeepFiringFor{Critical: dur("5m"), Warning: dur("90s"), Info: 0}
 	custom, err := Render(cfg, ProfileDefault)
 	if err != nil {
 		t.Fatal(err)

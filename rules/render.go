@@ -42,14 +42,16 @@ type RuleGroup struct {
 	Rules []Rule `yaml:"rules"`
 }
 
-// Rule is a recording or an alerting rule.
+// Rule is a recording or an alerting rule. KeepFiringFor needs Prometheus
+// 2.42 or later (with the Prometheus Operator, 0.66 or later).
 type Rule struct {
-	Record      string            `yaml:"record,omitempty"`
-	Alert       string            `yaml:"alert,omitempty"`
-	Expr        string            `yaml:"expr"`
-	For         string            `yaml:"for,omitempty"`
-	Labels      map[string]string `yaml:"labels,omitempty"`
-	Annotations map[string]string `yaml:"annotations,omitempty"`
+	Record        string            `yaml:"record,omitempty"`
+	Alert         string            `yaml:"alert,omitempty"`
+	Expr          string            `yaml:"expr"`
+	For           string            `yaml:"for,omitempty"`
+	KeepFiringFor string            `yaml:"keep_firing_for,omitempty"`
+	Labels        map[string]string `yaml:"labels,omitempty"`
+	Annotations   map[string]string `yaml:"annotations,omitempty"`
 }
 
 type prometheusRule struct {
@@ -190,8 +192,8 @@ func marshal(head string, v any) ([]byte, error) {
 }
 
 // fast shortens durations for the end-to-end tests: windows become a few
-// scrape intervals, and every `for` a thirtieth of itself, at least 5s and at
-// most 1m, keeping their order.
+// scrape intervals, and every `for` and keep_firing_for a thirtieth of
+// itself, at least 5s and at most 1m, keeping their order. 0 stays 0.
 func fast(c Config) Config {
 	c.Windows.Rate = dur("30s")
 	c.Windows.LeaderChanges = dur("10m")
@@ -200,15 +202,17 @@ func fast(c Config) Config {
 	c.Windows.BaselineWindow = dur("2m")
 	c.Windows.BaselineOffset = dur("10m")
 	c.Thresholds.MonitorStaleAfter = dur("30s")
-	rv := reflect.ValueOf(&c.For).Elem()
-	for i := range rv.NumField() {
-		d := rv.Field(i).Interface().(Duration)
-		if d == 0 {
-			continue
+	for _, section := range []any{&c.For, &c.KeepFiringFor} {
+		rv := reflect.ValueOf(section).Elem()
+		for i := range rv.NumField() {
+			d := rv.Field(i).Interface().(Duration)
+			if d == 0 {
+				continue
+			}
+			s := time.Duration(d) / 30
+			s = max(5*time.Second, min(time.Minute, s.Round(time.Second)))
+			rv.Field(i).Set(reflect.ValueOf(Duration(s)))
 		}
-		s := time.Duration(d) / 30
-		s = max(5*time.Second, min(time.Minute, s.Round(time.Second)))
-		rv.Field(i).Set(reflect.ValueOf(Duration(s)))
 	}
 	return c
 }
@@ -221,11 +225,13 @@ type vars struct {
 	windows map[string]string // w.NAME
 	winSecs map[string]string // ws.NAME
 	fors    map[string]Duration
+	keep    map[string]Duration // keep_firing_for by severity
 }
 
 func newVars(cfg Config) *vars {
 	v := &vars{cfg: cfg, promql: map[string]string{}, human: map[string]string{},
-		windows: map[string]string{}, winSecs: map[string]string{}, fors: map[string]Duration{}}
+		windows: map[string]string{}, winSecs: map[string]string{}, fors: map[string]Duration{},
+		keep: map[string]Duration{}}
 	eachField(cfg.Thresholds, func(name string, f any) {
 		switch x := f.(type) {
 		case Duration:
@@ -250,6 +256,7 @@ func newVars(cfg Config) *vars {
 		v.winSecs[name] = number(d.Seconds())
 	})
 	eachField(cfg.For, func(name string, f any) { v.fors[name] = f.(Duration) })
+	eachField(cfg.KeepFiringFor, func(name string, f any) { v.keep[name] = f.(Duration) })
 	return v
 }
 
@@ -280,9 +287,16 @@ func (v *vars) alert(a alertDef) (Rule, error) {
 	if forDur == 0 {
 		local["for"] = "the last evaluation"
 	}
+	keep, ok := v.keep[a.severity]
+	if !ok {
+		return Rule{}, fmt.Errorf("no keep_firing_for for severity %q", a.severity)
+	}
 	r := Rule{Alert: a.name, Labels: map[string]string{"severity": a.severity}}
 	if forDur > 0 {
 		r.For = forDur.String()
+	}
+	if keep > 0 {
+		r.KeepFiringFor = keep.String()
 	}
 	var err error
 	if r.Expr, err = v.expand(a.expr, local); err != nil {

@@ -70,7 +70,7 @@ func TestDefaultConfigYAMLMatchesDefaults(t *testing.T) {
 	for _, section := range []struct {
 		name string
 		v    any
-	}{{"windows", Windows{}}, {"thresholds", Thresholds{}}, {"for", For{}}, {"selectors", Selectors{}}} {
+	}{{"windows", Windows{}}, {"thresholds", Thresholds{}}, {"for", For{}}, {"keep_firing_for", KeepFiringFor{}}, {"selectors", Selectors{}}} {
 		m, _ := doc[section.name].(map[string]any)
 		eachField(section.v, func(name string, _ any) {
 			if _, ok := m[name]; !ok {
@@ -187,10 +187,98 @@ func TestFastProfileShortensDurations(t *testing.T) {
 		if (r.For == "") != (defRules[i].For == "") {
 			t.Errorf("%s: for %q in fast, %q in default", r.Alert, r.For, defRules[i].For)
 		}
+		// The end-to-end test expects resolutions within a minute.
+		if r.Alert != "" && (r.KeepFiringFor == "") != (defRules[i].KeepFiringFor == "") {
+			t.Errorf("%s: keep_firing_for %q in fast, %q in default", r.Alert, r.KeepFiringFor, defRules[i].KeepFiringFor)
+		}
+		if r.KeepFiringFor != "" {
+			d, err := parseDuration(r.KeepFiringFor)
+			if err != nil || d.Seconds() < 5 || d.Seconds() > 10 {
+				t.Errorf("%s: fast keep_firing_for = %q, want 5s to 10s", r.Alert, r.KeepFiringFor)
+			}
+		}
 		for _, long := range []string{"[5m]", "[1h]", "[6h]", "[12h]", "offset 1w"} {
 			if strings.Contains(r.Expr, long) {
 				t.Errorf("%s%s: fast profile still has %s", r.Record, r.Alert, long)
 			}
+		}
+	}
+}
+
+// keep_firing_for follows the alert's severity, in both formats; 0s leaves
+// the field out.
+func TestKeepFiringForBySeverity(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.KeepFiringFor = KeepFiringFor{Critical: dur("5m"), Warning: dur("90s"), Info: 0}
+	want := map[string]string{"critical": "5m", "warning": "1m30s", "info": ""}
+	f, err := Build(cfg, ProfileDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, r := range flatten(f) {
+		if r.Record != "" {
+			if r.KeepFiringFor != "" {
+				t.Errorf("recording rule %s has keep_firing_for", r.Record)
+			}
+			continue
+		}
+		sev := r.Labels["severity"]
+		seen[sev]++
+		if r.KeepFiringFor != want[sev] {
+			t.Errorf("%s (%s): keep_firing_for = %q, want %q", r.Alert, sev, r.KeepFiringFor, want[sev])
+		}
+	}
+	for sev := range want {
+		if seen[sev] == 0 {
+			t.Errorf("no %s alert rendered", sev)
+		}
+	}
+
+	// The rendered text: a field per critical and warning alert, none for
+	// info, named as Prometheus and the PrometheusRule CRD name it.
+	plain, err := Render(cfg, ProfileDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := RenderPrometheusRule(cfg, ProfileDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"rules": plain, "prometheusrule": pr} {
+		var doc struct {
+			Groups []struct {
+				Rules []map[string]any `yaml:"rules"`
+			} `yaml:"groups"`
+			Spec struct {
+				Groups []struct {
+					Rules []map[string]any `yaml:"rules"`
+				} `yaml:"groups"`
+			} `yaml:"spec"`
+		}
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		groups := doc.Groups
+		if name == "prometheusrule" {
+			groups = doc.Spec.Groups
+		}
+		n := 0
+		for _, g := range groups {
+			for _, r := range g.Rules {
+				labels, _ := r["labels"].(map[string]any)
+				sev, _ := labels["severity"].(string)
+				v, has := r["keep_firing_for"]
+				if has {
+					n++
+				}
+				if r["alert"] != nil && (has != (want[sev] != "") || (has && v != want[sev])) {
+					t.Errorf("%s: %v (%s): keep_firing_for = %v (present %v), want %q", name, r["alert"], sev, v, has, want[sev])
+				}
+			}
+		}
+		if n != seen["critical"]+seen["warning"] {
+			t.Errorf("%s: %d rules with keep_firing_for, want %d", name, n, seen["critical"]+seen["warning"])
 		}
 	}
 }
