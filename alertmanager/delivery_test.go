@@ -3,28 +3,16 @@ package alertmanager
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
-	"mime"
-	"mime/multipart"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/mail"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
 	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
-
+	"github.com/etcd-monitor/etcd-monitor/internal/testproc"
 	"github.com/etcd-monitor/etcd-monitor/internal/testsink"
 )
 
@@ -120,9 +108,6 @@ func TestDeliveryAndInhibition(t *testing.T) {
 		}
 	}
 	sinks.checkRendered(t)
-	if t.Failed() {
-		t.Logf("alertmanager log:\n%s", am.log.String())
-	}
 }
 
 type testAlert struct {
@@ -170,142 +155,23 @@ func (a testAlert) payload() map[string]any {
 
 // sinks stands in for Slack, PagerDuty, the SMTP relay and etcd-monitor's
 // alert-history webhook.
-type sinks struct {
-	http *httptest.Server
-	smtp net.Listener
+type sinks struct{ *testsink.Sinks }
 
-	mu       sync.Mutex
-	webhook  map[string]bool            // test_id delivered
-	groups   map[string]map[string]bool // receiver -> alertname@cluster
-	rendered map[string][]string        // receiver -> bodies
-}
+func startSinks(t *testing.T) *sinks { return &sinks{testsink.Start(t)} }
 
-var (
-	titleRe = regexp.MustCompile(`\] (Etcd\w+) on etcd cluster (\S+)`)
-	pdRe    = regexp.MustCompile(`\] (Etcd\w+): `)
-)
-
-func startSinks(t *testing.T) *sinks {
-	t.Helper()
-	s := &sinks{webhook: map[string]bool{}, groups: map[string]map[string]bool{}, rendered: map[string][]string{}}
-	s.http = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	t.Cleanup(s.http.Close)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.smtp = l
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go testsink.ServeSMTP(c, s.recordMail)
-		}
-	}()
-	return s
-}
-
-func (s *sinks) record(receiver, group, body string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.groups[receiver] == nil {
-		s.groups[receiver] = map[string]bool{}
-	}
-	s.groups[receiver][group] = true
-	s.rendered[receiver] = append(s.rendered[receiver], body)
-}
-
-func (s *sinks) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	switch r.URL.Path {
-	case "/webhook":
-		var p struct {
-			Alerts []struct {
-				Labels map[string]string `json:"labels"`
-			} `json:"alerts"`
-			GroupLabels map[string]string `json:"groupLabels"`
-		}
-		if err := json.Unmarshal(body, &p); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		s.mu.Lock()
-		for _, a := range p.Alerts {
-			s.webhook[a.Labels["test_id"]] = true
-		}
-		s.mu.Unlock()
-		s.record("webhook", p.GroupLabels["alertname"]+"@"+p.GroupLabels["etcd_cluster"], string(body))
-	case "/slack":
-		var p struct {
-			Attachments []struct {
-				Title string `json:"title"`
-				Text  string `json:"text"`
-			} `json:"attachments"`
-		}
-		if err := json.Unmarshal(body, &p); err != nil || len(p.Attachments) == 0 {
-			http.Error(w, "bad slack payload", http.StatusBadRequest)
-			return
-		}
-		if m := titleRe.FindStringSubmatch(p.Attachments[0].Title); m != nil {
-			s.record("slack", m[1]+"@"+m[2], p.Attachments[0].Title+"\n"+p.Attachments[0].Text)
-		}
-		_, _ = w.Write([]byte("ok"))
-	case "/pagerduty":
-		var p struct {
-			RoutingKey string `json:"routing_key"`
-			Payload    struct {
-				Summary       string            `json:"summary"`
-				Severity      string            `json:"severity"`
-				CustomDetails map[string]string `json:"custom_details"`
-			} `json:"payload"`
-		}
-		if err := json.Unmarshal(body, &p); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		if m := pdRe.FindStringSubmatch(p.Payload.Summary); m != nil {
-			s.record("pagerduty", m[1]+"@"+p.Payload.CustomDetails["cluster"],
-				fmt.Sprintf("key=%s severity=%s %s %v", p.RoutingKey, p.Payload.Severity, p.Payload.Summary, p.Payload.CustomDetails))
-		}
-		w.WriteHeader(http.StatusAccepted)
-		_, _ = w.Write([]byte(`{"status":"success","message":"Event processed"}`))
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-func (s *sinks) recordMail(raw []byte) {
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return
-	}
-	subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
-	text := ""
-	if _, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type")); err == nil && params["boundary"] != "" {
-		mr := multipart.NewReader(msg.Body, params["boundary"])
-		for {
-			p, err := mr.NextPart()
-			if err != nil {
-				break
-			}
-			b, _ := io.ReadAll(p) // quoted-printable is decoded by NextPart
-			if strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain") {
-				text = string(b)
-			}
-		}
-	}
-	if m := titleRe.FindStringSubmatch(subject); m != nil {
-		s.record("email", m[1]+"@"+m[2], "Subject: "+subject+"\n"+text)
-	}
-}
-
+// webhookHas reports whether the alert with test_id id reached the webhook.
 func (s *sinks) webhookHas(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.webhook[id]
+	for _, n := range s.All() {
+		if n.Receiver != "webhook" {
+			continue
+		}
+		for _, labels := range n.Alerts {
+			if labels["test_id"] == id {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s *sinks) waitWebhook(t *testing.T, want ...string) {
@@ -328,15 +194,15 @@ func (s *sinks) waitWebhook(t *testing.T, want ...string) {
 	}
 }
 
+// groupsSeen returns, by receiver, the groups (alertname@cluster) that
+// reached it.
 func (s *sinks) groupsSeen() map[string]map[string]bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	out := map[string]map[string]bool{}
-	for r, g := range s.groups {
-		out[r] = map[string]bool{}
-		for k, v := range g {
-			out[r][k] = v
+	for _, n := range s.All() {
+		if out[n.Receiver] == nil {
+			out[n.Receiver] = map[string]bool{}
 		}
+		out[n.Receiver][n.Alert+"@"+n.Cluster] = true
 	}
 	return out
 }
@@ -345,15 +211,17 @@ func (s *sinks) groupsSeen() map[string]map[string]bool {
 // templates' cluster, member, value and runbook link.
 func (s *sinks) checkRendered(t *testing.T) {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	rendered := map[string][]string{}
+	for _, n := range s.All() {
+		rendered[n.Receiver] = append(rendered[n.Receiver], n.Body)
+	}
 	want := map[string][]string{
 		"slack":     {"EtcdMemberPartitioned on etcd cluster a", "cluster a, member etcd-2", "value: `42`", "runbooks.md#etcdmemberpartitioned|runbook>"},
 		"email":     {"Subject: [FIRING:1] EtcdMemberPartitioned on etcd cluster a", "cluster a, member etcd-2", "value: 42", "runbook: https://github.com/etcd-monitor/etcd-monitor/blob/main/docs/runbooks.md#etcdmemberpartitioned"},
 		"pagerduty": {"key=test-routing-key", "severity=critical", "[FIRING:1] EtcdNoLeader: etcd cluster a: EtcdNoLeader (value 42)", "runbooks.md#etcdnoleader"},
 	}
 	for receiver, needles := range want {
-		all := strings.Join(s.rendered[receiver], "\n---\n")
+		all := strings.Join(rendered[receiver], "\n---\n")
 		for _, n := range needles {
 			if !strings.Contains(all, n) {
 				t.Errorf("%s notifications do not contain %q:\n%s", receiver, n, all)
@@ -362,127 +230,31 @@ func (s *sinks) checkRendered(t *testing.T) {
 	}
 }
 
-// testConfig is alertmanager.yml with what a deployment changes: secret
-// files, endpoints and timings.
+// testConfig is alertmanager.yml with what a deployment changes (secret
+// files, endpoints) pointed at the sinks, and 1s grouping.
 func testConfig(t *testing.T, s *sinks) string {
 	t.Helper()
-	dir := t.TempDir()
-	b, err := os.ReadFile(configFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(b, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	secret := func(name, value string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(value), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	global := cfg["global"].(map[string]any)
-	global["smtp_smarthost"] = s.smtp.Addr().String()
-	global["smtp_require_tls"] = false
-	global["smtp_auth_password_file"] = secret("smtp_password", "not-sent")
-	templates, err := filepath.Abs("templates")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg["templates"] = []any{filepath.Join(templates, "*.tmpl")}
-	route := cfg["route"].(map[string]any)
-	route["group_wait"] = "1s"
-	route["group_interval"] = "1s"
-	seen := map[string]bool{}
-	for _, r := range cfg["receivers"].([]any) {
-		rcv := r.(map[string]any)
-		name := rcv["name"].(string)
-		seen[name] = true
-		switch name {
-		case "pagerduty":
-			c := rcv["pagerduty_configs"].([]any)[0].(map[string]any)
-			c["url"] = s.http.URL + "/pagerduty"
-			c["routing_key_file"] = secret("pagerduty_routing_key", "test-routing-key")
-		case "slack":
-			c := rcv["slack_configs"].([]any)[0].(map[string]any)
-			c["api_url_file"] = secret("slack_api_url", s.http.URL+"/slack")
-		case "webhook":
-			c := rcv["webhook_configs"].([]any)[0].(map[string]any)
-			c["url"] = s.http.URL + "/webhook"
-		}
-	}
-	for _, n := range []string{"pagerduty", "slack", "email", "webhook"} {
-		if !seen[n] {
-			t.Fatalf("%s has no receiver %q", configFile, n)
-		}
-	}
-	out, err := yaml.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return secret("alertmanager.yml", string(out))
+	return s.AlertmanagerConfig(t, t.TempDir(), "test-routing-key", s.HTTP.URL+"/webhook")
 }
 
 type runningAM struct {
 	url string
-	log *syncBuffer
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
+// startAlertmanager runs bin on config and returns once it is ready; its
+// output is logged if the test fails.
 func startAlertmanager(t *testing.T, bin, config string) *runningAM {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	am := &runningAM{url: "http://" + addr, log: &syncBuffer{}}
-	cmd := exec.Command(bin,
+	addr := freeport.Addr(t)
+	p := testproc.Start(t, "alertmanager", bin,
 		"--config.file="+config,
 		"--storage.path="+t.TempDir(),
 		"--web.listen-address="+addr,
 		"--cluster.listen-address=", // no gossip port
 		"--log.level=info")
-	cmd.Stdout, cmd.Stderr = am.log, am.log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(am.url + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return am
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alertmanager not ready on %s:\n%s", addr, am.log.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	am := &runningAM{url: "http://" + addr}
+	p.WaitReady(t, am.url+"/-/ready", 15*time.Second)
+	return am
 }
 
 func (am *runningAM) post(t *testing.T, alerts []testAlert) {

@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -16,11 +13,11 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
-	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
+	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testpushgateway"
 )
 
 // parseFlags parses a benchmark command line and returns the validated
@@ -169,8 +166,8 @@ func TestJudge(t *testing.T) {
 }
 
 func TestCommandOutputAndCheck(t *testing.T) {
-	c := sharedCluster(t)
-	kv := clientFor(t, c)
+	c := shared.Cluster(t)
+	kv := testetcd.Client(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	eps := "--etcd.endpoints=" + strings.Join(c.Endpoints(), ",")
@@ -207,61 +204,18 @@ func TestCommandOutputAndCheck(t *testing.T) {
 }
 
 func TestUnreachable(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeport.Addr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err = runCLI(ctx, "--etcd.endpoints="+addr, "--etcd.dial-timeout=500ms", "--etcd.request-timeout=1s")
+	_, err := runCLI(ctx, "--etcd.endpoints="+addr, "--etcd.dial-timeout=500ms", "--etcd.request-timeout=1s")
 	if cli.ExitCode(err) != cli.ExitUnreachable || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("exit %d (%v), want %d naming %s", cli.ExitCode(err), err, cli.ExitUnreachable, addr)
 	}
 }
 
-// startPushgateway runs a real Pushgateway on a free loopback port and
-// returns its URL.
-func startPushgateway(t *testing.T) string {
-	t.Helper()
-	bin := testbin.Require(t, "apt-get install prometheus-pushgateway (Debian's package; the Go module proxy does not serve it)", "prometheus-pushgateway", "pushgateway")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--web.listen-address="+addr)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	url := "http://" + addr
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(url + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pushgateway at %s not ready: %v\n%s", url, err, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func TestPushgateway(t *testing.T) {
-	gw := startPushgateway(t)
-	c := sharedCluster(t)
+	gw := testpushgateway.Start(t)
+	c := shared.Cluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	eps := "--etcd.endpoints=" + strings.Join(c.Endpoints(), ",")
@@ -276,16 +230,7 @@ func TestPushgateway(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	resp, err := http.Get(gw + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fams := testpushgateway.Metrics(t, gw)
 	group := map[string]string{"job": DefaultPushJob, "etcd_cluster": "bench-test", "workload": "mixed"}
 	find := func(name string, extra map[string]string) *dto.Metric {
 		t.Helper()
@@ -353,7 +298,7 @@ func TestPushgateway(t *testing.T) {
 }
 
 func TestProgressBarOnlyOnATerminal(t *testing.T) {
-	c := sharedCluster(t)
+	c := shared.Cluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, term := range []bool{true, false} {

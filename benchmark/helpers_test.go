@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,68 +12,18 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
-	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 // shared is one 3-member cluster for the tests that do not break it; each
 // test uses its own key prefix.
-var shared struct {
-	once sync.Once
-	c    *localetcd.Cluster
-	err  error
-}
+var shared = testetcd.Shared{Options: localetcd.Options{Members: 3, FastElections: true}}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if shared.c != nil {
-		shared.c.Close()
-	}
+	shared.Close()
 	os.Exit(code)
-}
-
-func sharedCluster(t *testing.T) *localetcd.Cluster {
-	t.Helper()
-	shared.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		shared.c, shared.err = localetcd.Start(ctx, localetcd.Options{Members: 3, FastElections: true})
-	})
-	if shared.err != nil {
-		t.Fatalf("starting the shared cluster: %v", shared.err)
-	}
-	return shared.c
-}
-
-func startCluster(t *testing.T, opts localetcd.Options) *localetcd.Cluster {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := localetcd.Start(ctx, opts)
-	if err != nil {
-		t.Fatalf("starting a cluster: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
-func connFor(t *testing.T, c *localetcd.Cluster) *etcdconn.Config {
-	t.Helper()
-	conn := &etcdconn.Config{Endpoints: c.Endpoints()}
-	if err := conn.Load(); err != nil {
-		t.Fatal(err)
-	}
-	return conn
-}
-
-func clientFor(t *testing.T, c *localetcd.Cluster) *clientv3.Client {
-	t.Helper()
-	cli, err := c.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cli.Close() })
-	return cli
 }
 
 // keysUnder counts the keys below prefix.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 // TestCompareWithPlainLoop is the client-side performance requirement: our
@@ -47,7 +48,7 @@ func TestCompareWithPlainLoop(t *testing.T) {
 	if eps := os.Getenv("ETCD_MONITOR_PERF_ENDPOINTS"); eps != "" {
 		conn.Endpoints = strings.Split(eps, ",")
 	} else {
-		c := startCluster(t, localetcd.Options{Members: 1})
+		c := testetcd.Start(t, localetcd.Options{Members: 1})
 		conn.Endpoints = c.Endpoints()
 	}
 	if err := conn.Load(); err != nil {

@@ -3,13 +3,14 @@ package benchmark
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"sort"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/pushgateway"
 )
 
 // DefaultPushJob is the job label of pushed results.
@@ -21,44 +22,16 @@ var latencyBuckets = prometheus.ExponentialBuckets(0.0001, 2, 17)
 
 // PushOptions say where results go. The group is job, etcd_cluster and
 // workload, so each workload's last run per cluster is kept.
-type PushOptions struct {
-	URL     string
-	Job     string
-	Cluster string
-	Timeout time.Duration
-}
+type PushOptions = pushgateway.Options
 
 // ParsePushURL validates a Pushgateway URL as --pushgateway.url takes it.
-func ParsePushURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, err
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("want an http:// or https:// URL, got %q", raw)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("no host in %q", raw)
-	}
-	return u, nil
-}
+func ParsePushURL(raw string) (*url.URL, error) { return pushgateway.ParseURL(raw) }
 
 // Push replaces the run's group on the Pushgateway with rep's results.
 func Push(ctx context.Context, o PushOptions, rep *Report) error {
-	if o.Job == "" {
-		o.Job = DefaultPushJob
-	}
-	if o.Timeout == 0 {
-		o.Timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	err := push.New(o.URL, o.Job).
-		Client(&http.Client{Timeout: o.Timeout}).
-		Grouping("etcd_cluster", o.Cluster).
-		Grouping("workload", rep.Workload).
-		Collector(resultCollector{rep}).
-		PushContext(ctx)
+	err := pushgateway.Push(ctx, o, DefaultPushJob, func(ctx context.Context, p *push.Pusher) error {
+		return p.Grouping("workload", rep.Workload).Collector(resultCollector{rep}).PushContext(ctx)
+	})
 	if err != nil {
 		return fmt.Errorf("pushing results to %s: %w", o.URL, err)
 	}

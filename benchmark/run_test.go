@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 func TestWorkloads(t *testing.T) {
-	c := sharedCluster(t)
-	conn := connFor(t, c)
-	cli := clientFor(t, c)
+	c := shared.Cluster(t)
+	conn := testetcd.Conn(t, c)
+	cli := testetcd.Client(t, c)
 	for _, w := range []string{WorkloadWrite, WorkloadRead, WorkloadMixed} {
 		t.Run(w, func(t *testing.T) {
 			prefix := "/test/workloads/" + w + "/"
@@ -159,9 +161,9 @@ func checkTotals(t *testing.T, rep *Report, total int) {
 // TestNoGoroutineLeft: Run is called by a long-lived server (the REST API),
 // so a run must not leave goroutines behind, whichever way it ends.
 func TestNoGoroutineLeft(t *testing.T) {
-	c := sharedCluster(t)
-	conn := connFor(t, c)
-	kv := clientFor(t, c)
+	c := shared.Cluster(t)
+	conn := testetcd.Conn(t, c)
+	kv := testetcd.Client(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := kv.Put(ctx, "/test/leak/used/x", "y"); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 func revision(t *testing.T, kv *clientv3.Client) int64 {
@@ -28,9 +29,9 @@ func revision(t *testing.T, kv *clientv3.Client) int64 {
 }
 
 func TestRefusesUsedPrefix(t *testing.T) {
-	c := sharedCluster(t)
-	conn := connFor(t, c)
-	kv := clientFor(t, c)
+	c := shared.Cluster(t)
+	conn := testetcd.Conn(t, c)
+	kv := testetcd.Client(t, c)
 	prefix := "/test/used/"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -74,9 +75,9 @@ func TestRefusesUsedPrefix(t *testing.T) {
 }
 
 func TestInterruptCleansUp(t *testing.T) {
-	c := sharedCluster(t)
-	conn := connFor(t, c)
-	kv := clientFor(t, c)
+	c := shared.Cluster(t)
+	conn := testetcd.Conn(t, c)
+	kv := testetcd.Client(t, c)
 	for _, w := range []string{WorkloadWrite, WorkloadMixed} {
 		t.Run(w, func(t *testing.T) {
 			prefix := "/test/interrupt/" + w + "/"
@@ -117,9 +118,9 @@ func TestInterruptCleansUp(t *testing.T) {
 }
 
 func TestRefusesAlarmedCluster(t *testing.T) {
-	c := sharedCluster(t)
-	conn := connFor(t, c)
-	cl := clientFor(t, c)
+	c := shared.Cluster(t)
+	conn := testetcd.Conn(t, c)
+	cl := testetcd.Client(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	m := c.Member(1)
@@ -149,10 +150,10 @@ func TestRefusesAlarmedCluster(t *testing.T) {
 // peer traffic cut, then the process stopped, as a kill -9 looks from
 // outside), then takes quorum away before a second run.
 func TestMemberKilledMidRun(t *testing.T) {
-	c := startCluster(t, localetcd.Options{Members: 3, FastElections: true})
-	conn := connFor(t, c)
+	c := testetcd.Start(t, localetcd.Options{Members: 3, FastElections: true})
+	conn := testetcd.Conn(t, c)
 	conn.RequestTimeout = time.Second
-	cl := clientFor(t, c)
+	cl := testetcd.Client(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	leader, err := c.Leader(ctx)
@@ -221,9 +222,9 @@ func TestMemberKilledMidRun(t *testing.T) {
 // configured share without ever raising NOSPACE.
 func TestQuotaGuard(t *testing.T) {
 	const quota = 8 << 20
-	c := startCluster(t, localetcd.Options{Members: 3, FastElections: true, QuotaBackendBytes: quota})
-	conn := connFor(t, c)
-	cl := clientFor(t, c)
+	c := testetcd.Start(t, localetcd.Options{Members: 3, FastElections: true, QuotaBackendBytes: quota})
+	conn := testetcd.Conn(t, c)
+	cl := testetcd.Client(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cfg := small(WorkloadWrite, "/test/quota/")
@@ -293,9 +294,9 @@ func TestQuotaGuard(t *testing.T) {
 func TestOldestSupportedEtcd(t *testing.T) {
 	bin := testbin.Require(t, "apt-get install etcd-server (etcd 3.4)", "etcd")
 	const quota = 8 << 20
-	c := startCluster(t, localetcd.Options{Members: 1, Binary: bin, QuotaBackendBytes: quota})
-	conn := connFor(t, c)
-	kv := clientFor(t, c)
+	c := testetcd.Start(t, localetcd.Options{Members: 1, Binary: bin, QuotaBackendBytes: quota})
+	conn := testetcd.Conn(t, c)
+	kv := testetcd.Client(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 

@@ -8,6 +8,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 // realStates captures one Status response per member of a real 3-member
@@ -16,7 +17,7 @@ import (
 // split brain would, and feed rounds of them to the analysis.
 func realStates(t *testing.T) []MemberState {
 	t.Helper()
-	c := startCluster(t, backend{name: "embedded"}, localetcd.Options{Members: 3})
+	c := startCluster(t, testetcd.Embedded, localetcd.Options{Members: 3})
 	ch := NewChecker(ClusterConfig{Name: "unit", Conn: connFor(t, c.Endpoints())}, testLogger(t))
 	defer ch.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -12,10 +12,11 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 func TestHealthyCluster(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
+	testetcd.ForEachBackend(t, func(t *testing.T, b testetcd.Backend) {
 		c := startCluster(t, b, localetcd.Options{Members: 3})
 		ch := startChecker(t, c, "main")
 		s := waitFor(t, ch, 10*time.Second, "all three members healthy", func(s *Snapshot) bool {
@@ -134,7 +135,7 @@ etcd_monitor_check_success{etcd_cluster="main"} 1
 }
 
 func TestStopLeader(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
+	testetcd.ForEachBackend(t, func(t *testing.T, b testetcd.Backend) {
 		c := startCluster(t, b, localetcd.Options{Members: 3})
 		ch := startChecker(t, c, "main")
 		before := waitFor(t, ch, 10*time.Second, "a healthy cluster", func(s *Snapshot) bool { return s.HealthyVoting == 3 && s.HasLeader })
@@ -200,7 +201,7 @@ func TestStopLeader(t *testing.T) {
 }
 
 func TestQuorumLossAndRecovery(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
+	testetcd.ForEachBackend(t, func(t *testing.T, b testetcd.Backend) {
 		c := startCluster(t, b, localetcd.Options{Members: 3})
 		ch := startChecker(t, c, "main")
 		waitFor(t, ch, 10*time.Second, "a healthy cluster", func(s *Snapshot) bool { return s.HealthyVoting == 3 })
@@ -239,7 +240,7 @@ func TestQuorumLossAndRecovery(t *testing.T) {
 }
 
 func TestPartitionedMember(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
+	testetcd.ForEachBackend(t, func(t *testing.T, b testetcd.Backend) {
 		c := startCluster(t, b, localetcd.Options{Members: 3})
 		ch := startChecker(t, c, "main")
 		s := waitFor(t, ch, 10*time.Second, "a healthy cluster", func(s *Snapshot) bool { return s.HealthyVoting == 3 && s.HasLeader })
@@ -279,7 +280,7 @@ func TestPartitionedMember(t *testing.T) {
 }
 
 func TestHungMemberDoesNotStallOthers(t *testing.T) {
-	c := startCluster(t, backend{name: "embedded"}, localetcd.Options{Members: 3})
+	c := startCluster(t, testetcd.Embedded, localetcd.Options{Members: 3})
 	ch := startChecker(t, c, "main")
 	waitFor(t, ch, 10*time.Second, "a healthy cluster", func(s *Snapshot) bool { return s.HealthyVoting == 3 })
 	hung := c.Member(2)
@@ -322,7 +323,7 @@ func TestHungMemberDoesNotStallOthers(t *testing.T) {
 }
 
 func TestAlarms(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
+	testetcd.ForEachBackend(t, func(t *testing.T, b testetcd.Backend) {
 		c := startCluster(t, b, localetcd.Options{Members: 3})
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -402,7 +403,7 @@ func TestAlarms(t *testing.T) {
 }
 
 func TestLearnerAndUnstartedMember(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
+	testetcd.ForEachBackend(t, func(t *testing.T, b testetcd.Backend) {
 		c := startCluster(t, b, localetcd.Options{Members: 3})
 		ch := startChecker(t, c, "main")
 		waitFor(t, ch, 10*time.Second, "a healthy cluster", func(s *Snapshot) bool { return s.HealthyVoting == 3 })

@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,48 +13,16 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
-	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
-// backend is a way of running etcd for the integration tests: in-process
-// (the etcd release in go.mod) or separate processes of an older binary.
-type backend struct {
-	name   string
-	binary string
-}
-
-// backends returns the in-process backend, plus etcd 3.4 processes when
-// ETCD_BIN points at such a binary. In CI the compatibility run is
-// mandatory.
-func backends(t *testing.T) []backend {
-	bs := []backend{{name: "embedded"}}
-	if bin := os.Getenv("ETCD_BIN"); bin != "" {
-		bs = append(bs, backend{name: "etcd-bin", binary: bin})
-	} else if testbin.InCI() {
-		t.Fatal("ETCD_BIN is not set and CI=true: .ci/run must install Debian's etcd-server and export ETCD_BIN=/usr/bin/etcd")
-	}
-	return bs
-}
-
-// forEachBackend runs f once per backend as a subtest.
-func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) { f(t, b) })
-	}
-}
-
-func startCluster(t *testing.T, b backend, opts localetcd.Options) *localetcd.Cluster {
+// startCluster starts a cluster of backend b with fast elections, closed
+// at the end of the test.
+func startCluster(t *testing.T, b testetcd.Backend, opts localetcd.Options) *localetcd.Cluster {
 	t.Helper()
-	opts.Binary = b.binary
+	opts.Binary = b.Binary
 	opts.FastElections = true
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := localetcd.Start(ctx, opts)
-	if err != nil {
-		t.Fatalf("starting etcd: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return testetcd.Start(t, opts)
 }
 
 func testLogger(t *testing.T) *slog.Logger {

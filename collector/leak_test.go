@@ -7,12 +7,13 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 // A closed checker leaves no goroutine behind: its loop, its per-member
 // gRPC connections and its HTTP client all end with Close.
 func TestCheckerCloseLeaksNothing(t *testing.T) {
-	bs := backends(t)
+	bs := testetcd.Backends(t)
 	// etcd as separate processes keeps the server's own goroutines out of
 	// the picture when available; in-process servers are ignored as they
 	// were before the checker started.

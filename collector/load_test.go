@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 // grpcStarted sums etcd's own grpc_server_started_total over the given
@@ -46,11 +47,11 @@ func TestLoadOnEtcdAtDefaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes 50 s; run without -short")
 	}
-	bs := backends(t)
+	bs := testetcd.Backends(t)
 	b := bs[len(bs)-1] // separate processes count per member when available
 	c := startCluster(t, b, localetcd.Options{Members: 3})
 	urls := c.Endpoints()
-	if b.binary == "" {
+	if b.Binary == "" {
 		urls = urls[:1] // one shared registry for all in-process members
 	}
 	measure := func(probes bool) float64 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 // perfProber starts a 3-member cluster and a prober on its first member,
@@ -17,11 +18,7 @@ func perfProber(tb testing.TB) (*prober, *localetcd.Cluster) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := localetcd.Start(ctx, localetcd.Options{Members: 3})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(c.Close)
+	c := testetcd.Start(tb, localetcd.Options{Members: 3})
 	conn := connFor(&testing.T{}, c.Endpoints())
 	ch := NewChecker(ClusterConfig{Name: "perf", Conn: conn, HealthCheckInterval: time.Hour,
 		Probe: ProbeConfig{Timeout: 5 * time.Second, Write: true}}, testLoggerTB(tb), WithProbeMetrics(NewProbeMetrics()))

@@ -1,11 +1,9 @@
 package collector
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 const testProbeInterval = 300 * time.Millisecond
@@ -68,7 +67,7 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 }
 
 func TestProbesFillAndFailPerMember(t *testing.T) {
-	c := startCluster(t, backend{name: "embedded"}, localetcd.Options{Members: 3})
+	c := startCluster(t, testetcd.Embedded, localetcd.Options{Members: 3})
 	_, _, reg := startProbing(t, connFor(t, c.Endpoints()), testLogger(t), true)
 	ops := []string{OpPut, OpGet, OpGetSerializable, OpDelete}
 	waitUntil(t, 10*time.Second, "every operation observed on every member", func() bool {
@@ -129,7 +128,7 @@ func TestProbesFillAndFailPerMember(t *testing.T) {
 }
 
 func TestProbeKeysExpireWhenMonitorDies(t *testing.T) {
-	c := startCluster(t, backend{name: "embedded"}, localetcd.Options{Members: 3})
+	c := startCluster(t, testetcd.Embedded, localetcd.Options{Members: 3})
 	cli, err := c.Client()
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +189,7 @@ func TestProbeKeysExpireWhenMonitorDies(t *testing.T) {
 }
 
 func TestProbeLatencyIsReal(t *testing.T) {
-	c := startCluster(t, backend{name: "embedded"}, localetcd.Options{Members: 3})
+	c := startCluster(t, testetcd.Embedded, localetcd.Options{Members: 3})
 	ch, _, _ := startProbing(t, connFor(t, c.Endpoints()), testLogger(t), true)
 	p50 := func(member string, since time.Duration) time.Duration {
 		for _, s := range ch.RecentLatency(since) {
@@ -222,22 +221,4 @@ func TestProbeLatencyIsReal(t *testing.T) {
 			t.Errorf("%s's p50 rose by %s without any delay on it", m.Name, now-base[m.Name])
 		}
 	}
-}
-
-// lockedBuffer collects log output from concurrent goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

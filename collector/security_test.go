@@ -17,11 +17,13 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/syncbuf"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testpki"
 )
 
 func TestReadOnlyUser(t *testing.T) {
-	c := startCluster(t, backend{name: "embedded"}, localetcd.Options{Members: 3})
+	c := startCluster(t, testetcd.Embedded, localetcd.Options{Members: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cli, err := c.Client()
@@ -55,7 +57,7 @@ func TestReadOnlyUser(t *testing.T) {
 	if err := conn.Load(); err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	ch, _, reg := startProbing(t, conn, slog.New(slog.NewTextHandler(&logs, nil)), true)
 	waitUntil(t, 10*time.Second, "permission_denied on every member's put and reads succeeding", func() bool {
 		for _, m := range c.Members() {
@@ -98,7 +100,7 @@ func TestTLSExpiryAndWrongCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forEachBackend(t, func(t *testing.T, b backend) {
+	testetcd.ForEachBackend(t, func(t *testing.T, b testetcd.Backend) {
 		c := startCluster(t, b, localetcd.Options{Members: 3,
 			ClientTLS: &localetcd.TLSFiles{CertFile: server.CertFile, KeyFile: server.KeyFile, CAFile: ca.CertFile, ClientCertAuth: true},
 			PeerTLS:   &localetcd.TLSFiles{CertFile: peer.CertFile, KeyFile: peer.KeyFile, CAFile: ca.CertFile},
@@ -139,7 +141,7 @@ func TestTLSExpiryAndWrongCA(t *testing.T) {
 		if err := wrong.Load(); err != nil {
 			t.Fatal(err)
 		}
-		var logs lockedBuffer
+		var logs syncbuf.Buffer
 		wch := NewChecker(ClusterConfig{Name: "wrong-ca", Conn: wrong, HealthCheckInterval: testInterval}, slog.New(slog.NewTextHandler(&logs, nil)))
 		wch.Start()
 		defer wch.Close()
@@ -154,7 +156,7 @@ func TestTLSExpiryAndWrongCA(t *testing.T) {
 }
 
 func TestHashKVDetectsAlteredMember(t *testing.T) {
-	c := startCluster(t, backend{name: "embedded"}, localetcd.Options{Members: 3})
+	c := startCluster(t, testetcd.Embedded, localetcd.Options{Members: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cli, err := c.Client()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/dashboards"
+	"github.com/etcd-monitor/etcd-monitor/internal/testproc"
 )
 
 // benchWorkloads are pushed for the benchmark dashboard.
@@ -42,7 +43,7 @@ func runBenchmarks(t *testing.T, s *stack) {
 			if ee, ok := err.(*exec.ExitError); ok {
 				stderr = ee.Stderr
 			}
-			t.Fatalf("etcd-monitor benchmark --workload=%s: %v\n%s\n%s", w, err, tail(string(out), 2000), stderr)
+			t.Fatalf("etcd-monitor benchmark --workload=%s: %v\n%s\n%s", w, err, testproc.Tail(string(out), 2000), stderr)
 		}
 		var rep struct {
 			Summary struct {
@@ -50,7 +51,7 @@ func runBenchmarks(t *testing.T, s *stack) {
 			} `json:"summary"`
 		}
 		if err := json.Unmarshal(out, &rep); err != nil {
-			t.Fatalf("benchmark report: %v\n%s", err, tail(string(out), 2000))
+			t.Fatalf("benchmark report: %v\n%s", err, testproc.Tail(string(out), 2000))
 		}
 		t.Logf("etcd-monitor benchmark --workload=%s: %.0f requests/s, pushed", w, rep.Summary.Throughput)
 	}

@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 // notifyWithin is the promise: a person hears of a fault within a minute.
@@ -30,8 +31,8 @@ func TestStack(t *testing.T) {
 	}
 	tl := requireTools(t)
 	var all []timing
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
+	for _, b := range testetcd.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
 			all = append(all, runStack(t, tl, b)...)
 		})
 	}
@@ -106,8 +107,8 @@ func (r *recorder) finish() []timing {
 	return r.got
 }
 
-func runStack(t *testing.T, tl tools, b backend) []timing {
-	name := "e2e-" + b.name
+func runStack(t *testing.T, tl tools, b testetcd.Backend) []timing {
+	name := "e2e-" + b.Name
 	s := startStack(t, tl, b, name)
 	ctx := context.Background()
 	sel := fmt.Sprintf(`{job="etcd-monitor",etcd_cluster=%q}`, name)
@@ -120,7 +121,7 @@ func runStack(t *testing.T, tl tools, b backend) []timing {
 		return nil
 	}
 
-	rec := &recorder{t: t, s: s, backend: b.name}
+	rec := &recorder{t: t, s: s, backend: b.Name}
 	leader, err := s.cluster.Leader(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +225,7 @@ func runStack(t *testing.T, tl tools, b backend) []timing {
 
 	checkHistory(t, s)
 	t.Logf("Prometheus: %s", s.scrapeHealth())
-	if bad := s.sinks.rejected(); len(bad) > 0 {
+	if bad := s.sinks.Rejected(); len(bad) > 0 {
 		t.Errorf("sinks got payloads they could not read: %v", bad)
 	}
 	if t.Failed() {
@@ -318,7 +319,7 @@ func checkInhibited(t *testing.T, s *stack, stopped ...*localetcd.Member) {
 // between from and to.
 func checkNoneDuring(t *testing.T, s *stack, from, to time.Time, alerts []string) {
 	t.Helper()
-	for _, n := range s.sinks.all() {
+	for _, n := range s.sinks.All() {
 		if n.Cluster == s.name && n.Status == "firing" && !n.At.Before(from) && n.At.Before(to) && slices.Contains(alerts, n.Alert) {
 			t.Errorf("%s reached %s while quorum was lost (it should be inhibited):\n%s", n.Alert, n.Receiver, n.Body)
 		}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/testproc"
 )
 
 // promAPI is the part of Prometheus' HTTP API the tests use.
@@ -80,7 +82,7 @@ func (p *promAPI) get(ctx context.Context, path string, params url.Values) (*pro
 	}
 	var r promResponse
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: %s: %s", path, resp.Status, tail(string(b), 300))
+		return nil, fmt.Errorf("%s: %s: %s", path, resp.Status, testproc.Tail(string(b), 300))
 	}
 	if r.Status != "success" {
 		return &r, fmt.Errorf("%s: %s", r.ErrorType, r.Error)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,8 +14,11 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testproc"
 )
 
 // Timing of the test stack. The fast rule profile assumes scrape and
@@ -36,27 +38,6 @@ const (
 	// A quota small enough that NOSPACE takes a few dozen writes.
 	quotaBytes = 4 << 20
 )
-
-// backend is a way of running etcd: in-process (the etcd release in
-// go.mod) or processes of an older binary (ETCD_BIN, Debian's etcd 3.4).
-type backend struct {
-	name   string
-	binary string
-}
-
-// backends returns the in-process backend, plus etcd processes of
-// ETCD_BIN when it is set. In CI the compatibility run is mandatory.
-func backends(t *testing.T) []backend {
-	bs := []backend{{name: "embedded"}}
-	if bin := os.Getenv("ETCD_BIN"); bin != "" {
-		bs = append(bs, backend{name: "etcd-bin", binary: bin})
-	} else if testbin.InCI() {
-		t.Fatal("ETCD_BIN is not set and CI=true: .ci/run must install Debian's etcd-server and export ETCD_BIN=/usr/bin/etcd")
-	} else {
-		t.Log("ETCD_BIN is not set: no compatibility run against an etcd binary (ETCD_BIN=/usr/bin/etcd for Debian's 3.4)")
-	}
-	return bs
-}
 
 // stack is everything a user deploys, on loopback.
 type stack struct {
@@ -83,31 +64,25 @@ func requireTools(t *testing.T) tools {
 	}
 }
 
-func startStack(t *testing.T, tl tools, b backend, name string) *stack {
+func startStack(t *testing.T, tl tools, b testetcd.Backend, name string) *stack {
 	t.Helper()
 	s := &stack{name: name, started: time.Now()}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := localetcd.Start(ctx, localetcd.Options{
-		Members: 3, FastElections: true, Binary: b.binary, QuotaBackendBytes: quotaBytes, Token: name,
+	c := testetcd.Start(t, localetcd.Options{
+		Members: 3, FastElections: true, Binary: b.Binary, QuotaBackendBytes: quotaBytes, Token: name,
 	})
-	if err != nil {
-		t.Fatalf("starting etcd: %v", err)
-	}
-	t.Cleanup(c.Close)
 	s.cluster = c
 	s.sinks = startSinks(t)
 	dir := t.TempDir()
 
 	// Pushgateway.
-	pushAddr := freeAddr(t)
+	pushAddr := freeport.Addr(t)
 	s.pushURL = "http://" + pushAddr
-	pg := startProc(t, "pushgateway", tl.pushgateway, "--web.listen-address="+pushAddr, "--log.level=warn")
+	pg := testproc.Start(t, "pushgateway", tl.pushgateway, "--web.listen-address="+pushAddr, "--log.level=warn")
 
 	// etcd-monitor, as a user runs it.
-	monAddr := freeAddr(t)
+	monAddr := freeport.Addr(t)
 	s.monitorURL = "http://" + monAddr
-	mon := startProc(t, "etcd-monitor", monitorBin, "serve",
+	mon := testproc.Start(t, "etcd-monitor", monitorBin, "serve",
 		"--etcd.endpoints="+strings.Join(c.Endpoints(), ","),
 		"--cluster.name="+name,
 		"--web.listen-address="+monAddr,
@@ -120,29 +95,29 @@ func startStack(t *testing.T, tl tools, b backend, name string) *stack {
 		"--log.level=warn")
 
 	// Alertmanager with the shipped configuration, pointed at the sinks.
-	amAddr := freeAddr(t)
+	amAddr := freeport.Addr(t)
 	s.amURL = "http://" + amAddr
-	am := startProc(t, "alertmanager", tl.alertmanager,
-		"--config.file="+amConfig(t, dir, s.sinks, s.monitorURL),
+	am := testproc.Start(t, "alertmanager", tl.alertmanager,
+		"--config.file="+s.sinks.AlertmanagerConfig(t, dir, "e2e-routing-key", s.monitorURL+"/api/v1/alerts"),
 		"--storage.path="+filepath.Join(dir, "alertmanager"),
 		"--web.listen-address="+amAddr,
 		"--cluster.listen-address=", // no gossip
 		"--log.level=warn")
 
 	// Prometheus with the shipped (fast) rules.
-	promAddr := freeAddr(t)
+	promAddr := freeport.Addr(t)
 	s.promURL = "http://" + promAddr
 	s.prom = newPromAPI(s.promURL)
-	pr := startProc(t, "prometheus", tl.prometheus,
+	pr := testproc.Start(t, "prometheus", tl.prometheus,
 		"--config.file="+promConfig(t, dir, name, monAddr, amAddr, pushAddr, c),
 		"--storage.tsdb.path="+filepath.Join(dir, "prometheus"),
 		"--web.listen-address="+promAddr,
 		"--log.level=warn")
 
-	pg.waitReady(t, s.pushURL+"/-/ready", 15*time.Second)
-	mon.waitReady(t, s.monitorURL+"/health", 15*time.Second)
-	am.waitReady(t, s.amURL+"/-/ready", 15*time.Second)
-	pr.waitReady(t, s.promURL+"/-/ready", 30*time.Second)
+	pg.WaitReady(t, s.pushURL+"/-/ready", 15*time.Second)
+	mon.WaitReady(t, s.monitorURL+"/health", 15*time.Second)
+	am.WaitReady(t, s.amURL+"/-/ready", 15*time.Second)
+	pr.WaitReady(t, s.promURL+"/-/ready", 30*time.Second)
 	s.waitTargetsUp(t)
 	return s
 }
@@ -183,62 +158,6 @@ func promConfig(t *testing.T, dir, name, monAddr, amAddr, pushAddr string, c *lo
 		t.Fatal(err)
 	}
 	return writeFile(t, filepath.Join(dir, "prometheus.yml"), string(b))
-}
-
-// amConfig is alertmanager/alertmanager.yml with what a deployment changes
-// (secret files, the PagerDuty and webhook URLs, the SMTP relay) pointed at
-// loopback, and, for the test only, 1s grouping instead of 30s/5m, so a
-// notification follows its alert at once. Routes, receivers, inhibitions
-// and templates are the shipped ones.
-func amConfig(t *testing.T, dir string, s *sinks, monitorURL string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot, "alertmanager", "alertmanager.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(b, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	secret := func(name, value string) string {
-		return writeFile(t, filepath.Join(dir, "secrets", name), value)
-	}
-	global := cfg["global"].(map[string]any)
-	global["smtp_smarthost"] = s.smtp.Addr().String()
-	global["smtp_require_tls"] = false
-	global["smtp_auth_password_file"] = secret("smtp_password", "not-sent")
-	cfg["templates"] = []any{filepath.Join(repoRoot, "alertmanager", "templates", "*.tmpl")}
-	route := cfg["route"].(map[string]any)
-	route["group_wait"] = "1s"
-	route["group_interval"] = "1s"
-	seen := map[string]bool{}
-	for _, r := range cfg["receivers"].([]any) {
-		rcv := r.(map[string]any)
-		name := rcv["name"].(string)
-		seen[name] = true
-		switch name {
-		case "pagerduty":
-			c := rcv["pagerduty_configs"].([]any)[0].(map[string]any)
-			c["url"] = s.http.URL + "/pagerduty"
-			c["routing_key_file"] = secret("pagerduty_routing_key", "e2e-routing-key")
-		case "slack":
-			c := rcv["slack_configs"].([]any)[0].(map[string]any)
-			c["api_url_file"] = secret("slack_api_url", s.http.URL+"/slack")
-		case "webhook":
-			c := rcv["webhook_configs"].([]any)[0].(map[string]any)
-			c["url"] = monitorURL + "/api/v1/alerts"
-		}
-	}
-	for _, n := range []string{"pagerduty", "slack", "email", "webhook"} {
-		if !seen[n] {
-			t.Fatalf("alertmanager.yml has no receiver %q", n)
-		}
-	}
-	out, err := yaml.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return writeFile(t, filepath.Join(dir, "alertmanager.yml"), string(out))
 }
 
 // waitTargetsUp waits until Prometheus scrapes the monitor, the three

@@ -14,6 +14,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
+	"github.com/etcd-monitor/etcd-monitor/internal/pushgateway"
 )
 
 // Flags specific to one maintenance command are NoEnvar: main turns on
@@ -105,7 +106,7 @@ func registerSnapshot(app *kingpin.Application, out io.Writer) cli.Command {
 			return cli.Usagef("--timeout: must be positive, got %s", timeout)
 		}
 		if pushURL != "" {
-			if err := checkPushURL(pushURL); err != nil {
+			if _, err := pushgateway.ParseURL(pushURL); err != nil {
 				return cli.Usagef("--pushgateway.url: %v", err)
 			}
 			if pushJob == "" {

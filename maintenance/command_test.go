@@ -2,22 +2,18 @@ package maintenance
 
 import (
 	"bytes"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
+	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
 	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
+	"github.com/etcd-monitor/etcd-monitor/internal/testpushgateway"
 )
 
 // Bad input is one line naming what is wrong, exit 2, before any
@@ -79,7 +75,7 @@ func TestCommandIgnoresEnvironment(t *testing.T) {
 
 // Nothing answers: exit 3, as for the other commands, not 1.
 func TestCommandsUnreachable(t *testing.T) {
-	addr := closedPort(t)
+	addr := freeport.Addr(t)
 	file := filepath.Join(t.TempDir(), "etcd.db")
 	for _, tc := range []struct {
 		register func(*kingpin.Application, *strings.Builder) cli.Command
@@ -98,18 +94,8 @@ func TestCommandsUnreachable(t *testing.T) {
 	}
 }
 
-func closedPort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 func TestDefragCommandDryRun(t *testing.T) {
-	c := sharedCluster(t)
+	c := shared.Cluster(t)
 	out, code, err := runCommand(t, defragCmd, "defrag", "--etcd.endpoints="+strings.Join(c.Endpoints(), ","), "--dry-run", "--force")
 	if err != nil || code != 0 {
 		t.Fatalf("exit %d: %v\n%s", code, err, out)
@@ -122,8 +108,8 @@ func TestDefragCommandDryRun(t *testing.T) {
 // snapshot save through the command pushes the series the
 // EtcdSnapshotTooOld rule reads, in the group job + etcd_cluster.
 func TestSnapshotCommandPushes(t *testing.T) {
-	gw := startPushgateway(t)
-	c := sharedCluster(t)
+	gw := testpushgateway.Start(t)
+	c := shared.Cluster(t)
 	file := filepath.Join(t.TempDir(), "etcd.db")
 	before := time.Now()
 	out, code, err := runCommand(t, snapshotCmd, "snapshot", "save", file,
@@ -139,7 +125,7 @@ func TestSnapshotCommandPushes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fams := scrape(t, gw)
+	fams := testpushgateway.Metrics(t, gw)
 	value := func(name string) float64 {
 		t.Helper()
 		f := fams[name]
@@ -171,12 +157,12 @@ func TestSnapshotCommandPushes(t *testing.T) {
 
 	// A failure afterwards adds its timestamp and leaves the success alone,
 	// so the age the alert computes keeps growing.
-	_, code, _ = runCommand(t, snapshotCmd, "snapshot", "save", file, "--etcd.endpoints="+closedPort(t),
+	_, code, _ = runCommand(t, snapshotCmd, "snapshot", "save", file, "--etcd.endpoints="+freeport.Addr(t),
 		"--etcd.request-timeout=1s", "--pushgateway.url="+gw, "--cluster.name=snap-test")
 	if code == 0 {
 		t.Fatal("save from a closed port succeeded")
 	}
-	fams = scrape(t, gw)
+	fams = testpushgateway.Metrics(t, gw)
 	if fams[MetricLastFailure] == nil || fams[MetricLastSuccess] == nil {
 		t.Errorf("after a failure: failure %v, success %v; want both", fams[MetricLastFailure], fams[MetricLastSuccess])
 	}
@@ -198,53 +184,6 @@ func TestRulesReadThePushedSnapshotMetric(t *testing.T) {
 	rule := string(b[i:min(len(b), i+600)])
 	if !strings.Contains(rule, MetricLastSuccess) || !strings.Contains(rule, "etcd_cluster") {
 		t.Errorf("EtcdSnapshotTooOld does not read %s by etcd_cluster:\n%s", MetricLastSuccess, rule)
-	}
-}
-
-func scrape(t *testing.T, gw string) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(gw + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fams
-}
-
-// startPushgateway runs Debian's Pushgateway on a free loopback port.
-func startPushgateway(t *testing.T) string {
-	t.Helper()
-	bin := testbin.Require(t, "apt-get install prometheus-pushgateway (Debian's package; the Go module proxy does not serve it)", "prometheus-pushgateway", "pushgateway")
-	addr := closedPort(t)
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--web.listen-address="+addr)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	url := "http://" + addr
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(url + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pushgateway at %s not ready: %v\n%s", url, err, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -11,15 +11,16 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 // A fragmented cluster: the dry run changes nothing; the real run frees
 // space on every member, followers first and the leader last, while a
 // probe sees a writable, readable cluster the whole time.
 func TestDefragRolling(t *testing.T) {
-	c := sharedCluster(t)
-	conn := connFor(t, c)
-	cli := clientFor(t, c)
+	c := shared.Cluster(t)
+	conn := testetcd.Conn(t, c)
+	cli := testetcd.Client(t, c)
 	fragment(t, c, "/test/rolling/")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -135,8 +136,8 @@ func TestDefragRolling(t *testing.T) {
 // qualifies before the compaction, every member after it, although nothing
 // writes in between (etcd counts freed pages only after later commits).
 func TestDefragCompactsFirst(t *testing.T) {
-	c := sharedCluster(t)
-	conn := connFor(t, c)
+	c := shared.Cluster(t)
+	conn := testetcd.Conn(t, c)
 	rev := churn(t, c, "/test/compact/")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -172,8 +173,8 @@ func TestDefragCompactsFirst(t *testing.T) {
 // A cancelled context (Ctrl-C) during the first member's defragmentation:
 // that member is finished, the next one never starts.
 func TestDefragStopsBetweenMembers(t *testing.T) {
-	c := sharedCluster(t)
-	conn := connFor(t, c)
+	c := shared.Cluster(t)
+	conn := testetcd.Conn(t, c)
 	fragment(t, c, "/test/interrupt/")
 	before := statuses(t, c)
 
@@ -215,8 +216,8 @@ func TestDefragStopsBetweenMembers(t *testing.T) {
 // With one member of three down, no member is defragmented: any of the
 // other two blocked would leave the cluster without quorum.
 func TestDefragRefusesWithMemberDown(t *testing.T) {
-	c := sharedCluster(t)
-	conn := connFor(t, c)
+	c := shared.Cluster(t)
+	conn := testetcd.Conn(t, c)
 	fragment(t, c, "/test/refuse/")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -273,7 +274,7 @@ func TestDefragRefusesWithMemberDown(t *testing.T) {
 // NOSPACE on a member with a small quota: compaction, defragmentation and
 // disarming make the cluster writable again.
 func TestDefragRecoversFromNoSpace(t *testing.T) {
-	c := startCluster(t, localetcd.Options{Members: 3})
+	c := testetcd.Start(t, localetcd.Options{Members: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	small := c.Member(2)
@@ -288,7 +289,7 @@ func TestDefragRecoversFromNoSpace(t *testing.T) {
 	if err := c.WaitHealthy(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cli := clientFor(t, c)
+	cli := testetcd.Client(t, c)
 
 	// Overwrite one key until the history fills the small quota, as a
 	// cluster without compaction does.
@@ -321,7 +322,7 @@ func TestDefragRecoversFromNoSpace(t *testing.T) {
 	var out strings.Builder
 	opts := DefaultDefragOptions()
 	opts.Compact, opts.DisarmNoSpace = true, true
-	rep, err := Defrag(ctx, connFor(t, c), opts, &out, testLogger(t))
+	rep, err := Defrag(ctx, testetcd.Conn(t, c), opts, &out, testLogger(t))
 	t.Logf("run:\n%s", out.String())
 	if err != nil {
 		t.Fatalf("defrag: %v", err)

@@ -16,71 +16,20 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
-	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 // shared is one 3-member cluster for the tests that leave it whole; each
 // test writes under its own prefix and fragments it again if it needs to.
-var shared struct {
-	once sync.Once
-	c    *localetcd.Cluster
-	err  error
-}
+// etcd's own election timing: nothing here tests failover, and on a loaded
+// machine fast elections move the leader the order is checked against.
+var shared = testetcd.Shared{Options: localetcd.Options{Members: 3}}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if shared.c != nil {
-		shared.c.Close()
-	}
+	shared.Close()
 	os.Exit(code)
-}
-
-func sharedCluster(t *testing.T) *localetcd.Cluster {
-	t.Helper()
-	shared.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		// etcd's own election timing: nothing here tests failover, and on a
-		// loaded machine fast elections move the leader the order is
-		// checked against.
-		shared.c, shared.err = localetcd.Start(ctx, localetcd.Options{Members: 3})
-	})
-	if shared.err != nil {
-		t.Fatalf("starting the shared cluster: %v", shared.err)
-	}
-	return shared.c
-}
-
-func startCluster(t *testing.T, opts localetcd.Options) *localetcd.Cluster {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := localetcd.Start(ctx, opts)
-	if err != nil {
-		t.Fatalf("starting a cluster: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
-func connFor(t *testing.T, c *localetcd.Cluster) *etcdconn.Config {
-	t.Helper()
-	conn := &etcdconn.Config{Endpoints: c.Endpoints()}
-	if err := conn.Load(); err != nil {
-		t.Fatal(err)
-	}
-	return conn
-}
-
-func clientFor(t *testing.T, c *localetcd.Cluster) *clientv3.Client {
-	t.Helper()
-	cli, err := c.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cli.Close() })
-	return cli
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -129,7 +78,7 @@ func fragment(t *testing.T, c *localetcd.Cluster, prefix string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cli := clientFor(t, c)
+	cli := testetcd.Client(t, c)
 	rev := churn(t, c, prefix)
 	if _, err := cli.Compact(ctx, rev, clientv3.WithCompactPhysical()); err != nil {
 		t.Fatal(err)
@@ -156,7 +105,7 @@ func churn(t *testing.T, c *localetcd.Cluster, prefix string) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cli := clientFor(t, c)
+	cli := testetcd.Client(t, c)
 	fill(t, ctx, cli, prefix, 320)
 	resp, err := cli.Delete(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
@@ -168,7 +117,7 @@ func churn(t *testing.T, c *localetcd.Cluster, prefix string) int64 {
 // statuses asks every running member for its Status, by member name.
 func statuses(t *testing.T, c *localetcd.Cluster) map[string]*clientv3.StatusResponse {
 	t.Helper()
-	cli := clientFor(t, c)
+	cli := testetcd.Client(t, c)
 	out := map[string]*clientv3.StatusResponse{}
 	for _, m := range c.Members() {
 		if !m.Running() {
@@ -213,7 +162,7 @@ type probe struct {
 
 func startProbe(t *testing.T, c *localetcd.Cluster, prefix string) *probe {
 	t.Helper()
-	cli := clientFor(t, c)
+	cli := testetcd.Client(t, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &probe{cancel: cancel, done: make(chan struct{})}
 	go func() {

@@ -3,12 +3,12 @@ package maintenance
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/pushgateway"
 )
 
 // DefaultPushJob is the job label of pushed snapshot metrics.
@@ -25,27 +25,7 @@ const (
 
 // PushOptions say where snapshot metrics go. The group is job and
 // etcd_cluster, so each cluster keeps its own last snapshot.
-type PushOptions struct {
-	URL     string
-	Job     string
-	Cluster string
-	Timeout time.Duration
-}
-
-// checkPushURL validates --pushgateway.url.
-func checkPushURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("want an http:// or https:// URL, got %q", raw)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("no host in %q", raw)
-	}
-	return nil
-}
+type PushOptions = pushgateway.Options
 
 // PushSnapshotSuccess records a verified snapshot on the Pushgateway.
 func PushSnapshotSuccess(ctx context.Context, o PushOptions, r *SnapshotResult) error {
@@ -74,23 +54,15 @@ type gauge struct {
 // replace the group and drop the success series on a failure, or the
 // failure series on a success.
 func pushGauges(ctx context.Context, o PushOptions, gs map[string]gauge) error {
-	if o.Job == "" {
-		o.Job = DefaultPushJob
-	}
-	if o.Timeout == 0 {
-		o.Timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	p := push.New(o.URL, o.Job).
-		Client(&http.Client{Timeout: o.Timeout}).
-		Grouping("etcd_cluster", o.Cluster)
-	for name, g := range gs {
-		gg := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: g.help})
-		gg.Set(g.value)
-		p = p.Collector(gg)
-	}
-	if err := p.AddContext(ctx); err != nil {
+	err := pushgateway.Push(ctx, o, DefaultPushJob, func(ctx context.Context, p *push.Pusher) error {
+		for name, g := range gs {
+			gg := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: g.help})
+			gg.Set(g.value)
+			p = p.Collector(gg)
+		}
+		return p.AddContext(ctx)
+	})
+	if err != nil {
 		return fmt.Errorf("pushing snapshot metrics to %s: %w", o.URL, err)
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,13 +17,16 @@ import (
 	"go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 // A saved snapshot restored with etcd's own restore code and started as a
 // new single-member cluster holds the same keys at the same revision.
 func TestSnapshotSaveRestore(t *testing.T) {
-	c := sharedCluster(t)
-	cli := clientFor(t, c)
+	c := shared.Cluster(t)
+	cli := testetcd.Client(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	want := map[string]string{}
@@ -38,7 +40,7 @@ func TestSnapshotSaveRestore(t *testing.T) {
 		want[k], rev = v, resp.Header.Revision
 	}
 	file := filepath.Join(t.TempDir(), "etcd.db")
-	res, err := SaveSnapshot(ctx, connFor(t, c), file, SnapshotOptions{}, testLogger(t))
+	res, err := SaveSnapshot(ctx, testetcd.Conn(t, c), file, SnapshotOptions{}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,9 +83,9 @@ func TestSnapshotSaveRestore(t *testing.T) {
 // directory and starts it as a one-member cluster on free loopback ports.
 func restoreAndStart(t *testing.T, file string) *clientv3.Client {
 	t.Helper()
-	ports := freePorts(t, 2)
-	clientURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	addrs := freeport.Addrs(t, 2)
+	clientURL := "http://" + addrs[0]
+	peerURL := "http://" + addrs[1]
 	dir := filepath.Join(t.TempDir(), "restored")
 	err := snapshot.NewV3(zap.NewNop()).Restore(snapshot.RestoreConfig{
 		SnapshotPath:        file,
@@ -123,29 +125,15 @@ func restoreAndStart(t *testing.T, file string) *clientv3.Client {
 	return cli
 }
 
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
-}
-
 // The verifier refuses what etcdutl's restore would refuse, and what it
 // would accept but is not an etcd database.
 func TestVerifySnapshotRefusesDamagedFiles(t *testing.T) {
-	c := sharedCluster(t)
+	c := shared.Cluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.db")
-	if _, err := SaveSnapshot(ctx, connFor(t, c), good, SnapshotOptions{}, testLogger(t)); err != nil {
+	if _, err := SaveSnapshot(ctx, testetcd.Conn(t, c), good, SnapshotOptions{}, testLogger(t)); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(good)
@@ -212,8 +200,8 @@ func emptyBolt(t *testing.T) []byte {
 // A save interrupted while streaming leaves nothing at FILE and no
 // temporary file beside it.
 func TestSnapshotInterruptedLeavesNothing(t *testing.T) {
-	c := sharedCluster(t)
-	cli := clientFor(t, c)
+	c := shared.Cluster(t)
+	cli := testetcd.Client(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// Live data, so the stream is long enough to be caught in the middle.
@@ -236,7 +224,7 @@ func TestSnapshotInterruptedLeavesNothing(t *testing.T) {
 	defer scancel()
 	errc := make(chan error, 1)
 	go func() {
-		_, err := SaveSnapshot(sctx, connFor(t, c), file, SnapshotOptions{}, testLogger(t))
+		_, err := SaveSnapshot(sctx, testetcd.Conn(t, c), file, SnapshotOptions{}, testLogger(t))
 		errc <- err
 	}()
 	var seen int64

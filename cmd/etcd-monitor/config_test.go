@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -11,17 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 func TestConfigFileTwoClustersOneDead(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := localetcd.Start(ctx, localetcd.Options{Members: 3, FastElections: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testetcd.Start(t, localetcd.Options{Members: 3, FastElections: true})
 	dir := t.TempDir()
 	// The second cluster: one endpoint refuses connections, the other
 	// accepts them and never answers, like a hung process.
@@ -54,7 +49,7 @@ func TestConfigFileTwoClustersOneDead(t *testing.T) {
     health_check_interval: 500ms
     dial_timeout: 3s
     request_timeout: 3s
-`, strings.Join(c.Endpoints(), ", "), freeAddr(t), hung.Addr().String())
+`, strings.Join(c.Endpoints(), ", "), freeport.Addr(t), hung.Addr().String())
 	path := filepath.Join(dir, "clusters.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
+	"github.com/etcd-monitor/etcd-monitor/internal/syncbuf"
 )
 
 // binary is etcd-monitor built once for these tests: they check what a user
@@ -132,24 +135,14 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // startServe runs `etcd-monitor serve` in the background and returns the
 // base URL once it answers, with its stderr collected.
-func startServe(t *testing.T, args ...string) (string, *bytes.Buffer) {
+func startServe(t *testing.T, args ...string) (string, *syncbuf.Buffer) {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := freeport.Addr(t)
 	cmd := exec.Command(binary, append([]string{"serve", "--web.listen-address=" + addr}, args...)...)
-	var stderr safeBuffer
-	cmd.Stderr = &stderr
+	stderr := &syncbuf.Buffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -170,17 +163,13 @@ func startServe(t *testing.T, args ...string) (string, *bytes.Buffer) {
 		resp, err := http.Get(base + "/")
 		if err == nil {
 			resp.Body.Close()
-			return base, &stderr.buf
+			return base, stderr
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("serve did not listen on %s: %s", addr, stderr.buf.String())
+	t.Fatalf("serve did not listen on %s: %s", addr, stderr.String())
 	return "", nil
 }
-
-type safeBuffer struct{ buf bytes.Buffer }
-
-func (s *safeBuffer) Write(p []byte) (int, error) { return s.buf.Write(p) }
 
 func scrape(t *testing.T, url string) string {
 	t.Helper()
@@ -214,7 +203,10 @@ next:
 }
 
 func TestAllMembersDownAtStart(t *testing.T) {
-	dead := []string{"http://" + freeAddr(t), "http://" + freeAddr(t), "http://" + freeAddr(t)}
+	var dead []string
+	for _, addr := range freeport.Addrs(t, 3) {
+		dead = append(dead, "http://"+addr)
+	}
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "password")
 	const secret = "s3cr3t-do-not-log"
@@ -251,9 +243,9 @@ func TestAllMembersDownAtStart(t *testing.T) {
 }
 
 func TestSeedAPIPortFlag(t *testing.T) {
-	addr := freeAddr(t)
+	addr := freeport.Addr(t)
 	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(binary, "--api-port="+port, "--etcd.endpoints=http://"+freeAddr(t))
+	cmd := exec.Command(binary, "--api-port="+port, "--etcd.endpoints=http://"+freeport.Addr(t))
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

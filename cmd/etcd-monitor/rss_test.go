@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"strconv"
@@ -9,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 // rssKiB reads a process's resident set size from /proc.
@@ -36,14 +37,8 @@ func TestServeSteadyStateRSS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes 30 s; run without -short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := localetcd.Start(ctx, localetcd.Options{Members: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	addr := freeAddr(t)
+	c := testetcd.StartWithin(t, 2*time.Minute, localetcd.Options{Members: 3})
+	addr := freeport.Addr(t)
 	cmd := exec.Command(binary, "serve", "--etcd.endpoints="+strings.Join(c.Endpoints(), ","), "--web.listen-address="+addr)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

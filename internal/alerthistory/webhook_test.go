@@ -2,17 +2,14 @@ package alerthistory_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,20 +19,12 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
 	"github.com/etcd-monitor/etcd-monitor/internal/api"
+	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
 	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
+	"github.com/etcd-monitor/etcd-monitor/internal/testproc"
 )
 
 var update = flag.Bool("update", false, "save the captured webhook body as the fuzz fixture")
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // TestRealAlertmanagerWebhook runs the pinned alertmanager with a webhook
 // receiver pointing at the monitor's API, fires and resolves an alert
@@ -79,19 +68,11 @@ receivers:
 	if err := os.WriteFile(filepath.Join(dir, "am.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cmd := exec.CommandContext(ctx, amBin, "--config.file="+filepath.Join(dir, "am.yml"), "--storage.path="+dir,
+	addr := freeport.Addr(t)
+	am := testproc.Start(t, "alertmanager", amBin, "--config.file="+filepath.Join(dir, "am.yml"), "--storage.path="+dir,
 		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); _ = cmd.Wait() }()
 	amURL := "http://" + addr
-	waitOK(t, amURL+"/-/ready", &logs)
+	am.WaitReady(t, amURL+"/-/ready", 30*time.Second)
 
 	post := func(endsAt time.Time) {
 		alert := []map[string]any{{
@@ -122,7 +103,7 @@ receivers:
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("alertmanager sent %d notifications, want %d; its log:\n%s", got, n, logs.String())
+				t.Fatalf("alertmanager sent %d notifications, want %d; its log:\n%s", got, n, am.Output())
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -154,23 +135,5 @@ receivers:
 	}
 	if got := store.List(alerthistory.Filter{Status: "firing", Cluster: "prod-a", AlertName: "EtcdMemberUnreachable"}); len(got) != 1 {
 		t.Errorf("filtered history: %+v", got)
-	}
-}
-
-func waitOK(t *testing.T, url string, logs *bytes.Buffer) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready: %v\n%s", url, err, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 type fixture struct {
@@ -32,13 +33,7 @@ func newFixture(t *testing.T, opts Options) *fixture {
 
 func newFixtureProbing(t *testing.T, opts Options, probeInterval time.Duration) *fixture {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := localetcd.Start(ctx, localetcd.Options{Members: 3, FastElections: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := testetcd.Start(t, localetcd.Options{Members: 3, FastElections: true})
 	conn := &etcdconn.Config{Endpoints: c.Endpoints(), RequestTimeout: time.Second, DialTimeout: time.Second}
 	if err := conn.Load(); err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,7 +18,9 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/api"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
+	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 type result struct {
@@ -49,21 +50,6 @@ func runCheck(t *testing.T, args ...string) result {
 	return r
 }
 
-// closedEndpoints returns loopback addresses nothing listens on.
-func closedEndpoints(t *testing.T, n int) []string {
-	t.Helper()
-	var eps []string
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		eps = append(eps, l.Addr().String())
-		l.Close()
-	}
-	return eps
-}
-
 // Row of the member table: name, endpoint, status and role are single
 // words; the DB cell has spaces, so the rest is matched loosely.
 var rowRE = regexp.MustCompile(`(?m)^(m\d)\s+(\S+)\s+(\S+)\s+(\S+)\s+(.*)$`)
@@ -79,13 +65,7 @@ func memberRows(out string) map[string][]string {
 // One real cluster serves every case that needs a live one, in an order
 // that only ever makes it sicker.
 func TestCheckRealCluster(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := localetcd.Start(ctx, localetcd.Options{Members: 3, FastElections: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := testetcd.StartWithin(t, 2*time.Minute, localetcd.Options{Members: 3, FastElections: true})
 	// Only the first endpoint: the others are found through the member
 	// list, as an operator would call it.
 	// Generous request timeout: the test machines are loaded.
@@ -157,7 +137,7 @@ func TestCheckRealCluster(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "clusters.yml")
 		cfg := fmt.Sprintf("clusters:\n  - name: live\n    endpoints: [%q]\n  - name: gone\n    endpoints: [%q]\n    dial_timeout: 1s\n    request_timeout: 2s\n",
-			c.Member(0).ClientURL, closedEndpoints(t, 1)[0])
+			c.Member(0).ClientURL, freeport.Addr(t))
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -214,7 +194,7 @@ func TestCheckRealCluster(t *testing.T) {
 // Nothing listens: exit 3, and quickly, since a second round could only
 // time out again.
 func TestCheckUnreachable(t *testing.T) {
-	eps := closedEndpoints(t, 3)
+	eps := freeport.Addrs(t, 3)
 	r := runCheck(t, "--etcd.endpoints="+strings.Join(eps, ","), "--etcd.dial-timeout=1s", "--etcd.request-timeout=2s")
 	if r.code != cli.ExitUnreachable {
 		t.Fatalf("exit %d (%v), want 3", r.code, r.err)

@@ -12,16 +12,13 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/api"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 func TestDemoMemberControl(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cl, err := localetcd.Start(ctx, localetcd.Options{Members: 3, FastElections: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := testetcd.Start(t, localetcd.Options{Members: 3, FastElections: true})
 	a := api.New(api.Options{Checkers: collector.Checkers{}, Demo: &control{cluster: cl, logger: slog.New(slog.DiscardHandler)}})
 	post := func(path string) int {
 		rec := httptest.NewRecorder()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
+	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
 )
 
 // With basic auth in --web.config.file, nothing the monitor serves is
@@ -35,12 +36,7 @@ func TestBasicAuthProtectsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := New(Options{Clusters: []collector.ClusterConfig{{Name: "c", Conn: conn, HealthCheckInterval: time.Second}}}, slog.New(slog.DiscardHandler))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeport.Addr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 func startMonitor(tb testing.TB, members int) (*Monitor, http.Handler) {
@@ -24,13 +24,7 @@ func startMonitor(tb testing.TB, members int) (*Monitor, http.Handler) {
 
 func startMonitorOn(tb testing.TB, members int) (*Monitor, http.Handler, *localetcd.Cluster) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := localetcd.Start(ctx, localetcd.Options{Members: members, FastElections: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(c.Close)
+	c := testetcd.Start(tb, localetcd.Options{Members: members, FastElections: true})
 	conn := &etcdconn.Config{Endpoints: c.Endpoints()}
 	if err := conn.Load(); err != nil {
 		tb.Fatal(err)
@@ -133,13 +127,7 @@ func TestScrapeComparison(t *testing.T) {
 	c.Close()
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	ec, err := localetcd.Start(ctx, localetcd.Options{Members: 1, Binary: bin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ec.Close()
+	ec := testetcd.Start(t, localetcd.Options{Members: 1, Binary: bin})
 	urls := []string{srv.URL + "/metrics", ec.Endpoints()[0] + "/metrics"}
 	client := &http.Client{}
 	const n = 1000

@@ -15,19 +15,14 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/api"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
 // startCluster starts a real 3-member etcd cluster and a running checker
 // (with probes, as serve runs it) watching it as cluster "main".
 func startCluster(t *testing.T) (*localetcd.Cluster, *collector.Checker) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := localetcd.Start(ctx, localetcd.Options{Members: 3, FastElections: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := testetcd.StartWithin(t, 2*time.Minute, localetcd.Options{Members: 3, FastElections: true})
 	ch := newChecker(t, "main", c.Endpoints())
 	ch.Start()
 	t.Cleanup(ch.Close)

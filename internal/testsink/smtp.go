@@ -1,5 +1,7 @@
 // Package testsink holds loopback stand-ins for the services alert
-// notifications go to, for tests that run a real Alertmanager.
+// notifications go to (Slack, PagerDuty, an SMTP relay, a webhook), for
+// tests that run a real Alertmanager, and the shipped alertmanager.yml
+// pointed at them.
 package testsink
 
 import (
