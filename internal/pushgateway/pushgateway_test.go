@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,15 +44,30 @@ func TestPushGroup(t *testing.T) {
 	err := Push(ctx, Options{URL: srv.URL, Cluster: "a"}, "default_job", func(ctx context.Context, p *push.Pusher) error {
 		return p.Grouping("workload", "read").Collector(g).PushContext(ctx)
 	})
-	if err != nil || method != http.MethodPut || path != "/metrics/job/default_job/etcd_cluster/a/workload/read" {
+	if err != nil || method != http.MethodPut || group(path) != "job=default_job etcd_cluster=a workload=read" {
 		t.Errorf("replace: %v, %s %s", err, method, path)
 	}
 	err = Push(ctx, Options{URL: srv.URL, Job: "mine", Cluster: "b"}, "default_job", func(ctx context.Context, p *push.Pusher) error {
 		return p.Collector(g).AddContext(ctx)
 	})
-	if err != nil || method != http.MethodPost || path != "/metrics/job/mine/etcd_cluster/b" {
+	if err != nil || method != http.MethodPost || group(path) != "job=mine etcd_cluster=b" {
 		t.Errorf("add: %v, %s %s", err, method, path)
 	}
+}
+
+// group reads a push path, /metrics/job/J/L1/V1/L2/V2..., as "job=J" and
+// the grouping labels sorted: client_golang orders them as a map does.
+func group(path string) string {
+	parts := strings.Split(strings.TrimPrefix(path, "/metrics/"), "/")
+	if len(parts)%2 != 0 || len(parts) < 2 || parts[0] != "job" {
+		return "malformed: " + path
+	}
+	var labels []string
+	for i := 2; i+1 < len(parts); i += 2 {
+		labels = append(labels, parts[i]+"="+parts[i+1])
+	}
+	slices.Sort(labels)
+	return strings.Join(append([]string{"job=" + parts[1]}, labels...), " ")
 }
 
 // A Pushgateway that does not answer costs Timeout, not the caller's
