@@ -17,6 +17,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
+	"github.com/etcd-monitor/etcd-monitor/internal/pushgateway"
 )
 
 // flagFor maps Config's JSON names to the flags that set them, so a
@@ -181,7 +182,7 @@ func (f *flags) run(ctx context.Context, logger *slog.Logger) error {
 		return cli.Usagef("--check.max-error-rate: want a share between 0 and 1, got %v", f.checkErrRate)
 	}
 	if f.pushURL != "" {
-		if _, err := ParsePushURL(f.pushURL); err != nil {
+		if _, err := pushgateway.ParseURL(f.pushURL); err != nil {
 			return cli.Usagef("--pushgateway.url: %v", err)
 		}
 		if f.pushJob == "" {

@@ -3,7 +3,6 @@ package benchmark
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"sort"
 	"time"
 
@@ -23,9 +22,6 @@ var latencyBuckets = prometheus.ExponentialBuckets(0.0001, 2, 17)
 // PushOptions say where results go. The group is job, etcd_cluster and
 // workload, so each workload's last run per cluster is kept.
 type PushOptions = pushgateway.Options
-
-// ParsePushURL validates a Pushgateway URL as --pushgateway.url takes it.
-func ParsePushURL(raw string) (*url.URL, error) { return pushgateway.ParseURL(raw) }
 
 // Push replaces the run's group on the Pushgateway with rep's results.
 func Push(ctx context.Context, o PushOptions, rep *Report) error {

@@ -329,11 +329,7 @@ func TestAlarms(t *testing.T) {
 		defer cancel()
 		// One member with a tiny quota: it alone raises NOSPACE.
 		small := c.Member(0)
-		small.SetQuotaBackendBytes(1 << 20)
-		if err := small.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		if err := small.Restart(); err != nil {
+		if err := small.RestartWithQuota(1 << 20); err != nil {
 			t.Fatal(err)
 		}
 		if err := c.WaitHealthy(ctx); err != nil {

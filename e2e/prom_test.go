@@ -152,38 +152,32 @@ type target struct {
 }
 
 func (p *promAPI) targets(ctx context.Context) ([]target, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/api/v1/targets?state=active", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
 	var r struct {
 		Data struct {
 			ActiveTargets []target `json:"activeTargets"`
 		} `json:"data"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return nil, err
+	err := getJSON(ctx, p.client, p.base+"/api/v1/targets?state=active", &r)
+	return r.Data.ActiveTargets, err
+}
+
+// getJSON GETs url and decodes its JSON body into out.
+func getJSON(ctx context.Context, client *http.Client, url string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
 	}
-	return r.Data.ActiveTargets, nil
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 // ruleGroups counts the loaded rule groups and rules, and the rules whose
 // last evaluation failed.
 func (p *promAPI) rules(ctx context.Context) (groups, rules int, failing []string, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/api/v1/rules", nil)
-	if err != nil {
-		return 0, 0, nil, err
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return 0, 0, nil, err
-	}
-	defer resp.Body.Close()
 	var r struct {
 		Data struct {
 			Groups []struct {
@@ -195,7 +189,7 @@ func (p *promAPI) rules(ctx context.Context) (groups, rules int, failing []strin
 			} `json:"groups"`
 		} `json:"data"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+	if err := getJSON(ctx, p.client, p.base+"/api/v1/rules", &r); err != nil {
 		return 0, 0, nil, err
 	}
 	for _, g := range r.Data.Groups {

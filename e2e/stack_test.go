@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -244,17 +243,8 @@ type amAlert struct {
 // stack's cluster.
 func (s *stack) amAlerts(ctx context.Context, alertname string) ([]amAlert, error) {
 	q := url.Values{"filter": {`alertname="` + alertname + `"`, `etcd_cluster="` + s.name + `"`}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.amURL+"/api/v2/alerts?"+q.Encode(), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
 	var out []amAlert
-	err = json.NewDecoder(resp.Body).Decode(&out)
+	err := getJSON(ctx, http.DefaultClient, s.amURL+"/api/v2/alerts?"+q.Encode(), &out)
 	return out, err
 }
 
@@ -267,19 +257,10 @@ type historyEntry struct {
 }
 
 func (s *stack) alertHistory(ctx context.Context) ([]historyEntry, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.monitorURL+"/api/v1/alerts/history?cluster="+url.QueryEscape(s.name), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
 	var out struct {
 		Alerts []historyEntry `json:"alerts"`
 	}
-	err = json.NewDecoder(resp.Body).Decode(&out)
+	err := getJSON(ctx, http.DefaultClient, s.monitorURL+"/api/v1/alerts/history?cluster="+url.QueryEscape(s.name), &out)
 	return out.Alerts, err
 }
 

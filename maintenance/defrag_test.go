@@ -279,11 +279,7 @@ func TestDefragRecoversFromNoSpace(t *testing.T) {
 	defer cancel()
 	small := c.Member(2)
 	const quota = 8 * mib
-	small.SetQuotaBackendBytes(quota)
-	if err := small.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	if err := small.Restart(); err != nil {
+	if err := small.RestartWithQuota(quota); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.WaitHealthy(ctx); err != nil {

@@ -45,12 +45,17 @@ type Member struct {
 	quota         int64
 }
 
-// SetQuotaBackendBytes overrides this member's backend quota for its next
-// start (call Stop, then Restart).
-func (m *Member) SetQuotaBackendBytes(q int64) {
+// RestartWithQuota stops the member and starts it again from its data
+// directory with another backend quota (etcd reads the quota at start
+// only). Like Restart, it does not wait for the member to rejoin.
+func (m *Member) RestartWithQuota(q int64) error {
+	if err := m.Stop(); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	m.quota = q
 	m.mu.Unlock()
+	return m.Restart()
 }
 
 // DataDir is the member's data directory.
