@@ -1,0 +1,69 @@
+package main
+
+import (
+	"math"
+	"math/rand/v2"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// The probe medians are read from the monitor's native histograms: decoded
+// from client_golang's own output, summed over series, differenced over a
+// window, they must give the median of the raw observations to within the
+// buckets' resolution (factor 1.1, the monitor's), and the reference's
+// samples bucketed the same way must give the same estimate.
+func TestNativeHistogramMedian(t *testing.T) {
+	vec := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "etcd_monitor_probe_duration_seconds", NativeHistogramBucketFactor: 1.1,
+	}, []string{"member", "operation"})
+	rng := rand.New(rand.NewPCG(1, 2))
+	observe := func(n int) []time.Duration {
+		var raw []time.Duration
+		for i := range n {
+			d := time.Duration(math.Exp(rng.NormFloat64()*0.7) * float64(time.Millisecond))
+			vec.WithLabelValues([]string{"a", "b", "c"}[i%3], "get").Observe(d.Seconds())
+			raw = append(raw, d)
+		}
+		return raw
+	}
+	snapshot := func() map[string]*dto.MetricFamily {
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(vec)
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]*dto.MetricFamily{}
+		for _, mf := range mfs {
+			out[mf.GetName()] = mf
+		}
+		return out
+	}
+	observe(5000) // before the window: must not count
+	before := snapshot()
+	raw := observe(9000)
+	after := snapshot()
+
+	d := nativeBy(after, "etcd_monitor_probe_duration_seconds", "operation")["get"].
+		sub(nativeBy(before, "etcd_monitor_probe_duration_seconds", "operation")["get"])
+	if got := d.total(); got != 9000 {
+		t.Fatalf("window holds %v observations, want 9000", got)
+	}
+	ms := make([]float64, len(raw))
+	for i, r := range raw {
+		ms[i] = r.Seconds()
+	}
+	sort.Float64s(ms)
+	exact := percentile(ms, 50)
+	est := d.quantile(.5)
+	if math.Abs(est/exact-1) > 0.05 {
+		t.Errorf("median from the histogram %.4g s, exact %.4g s: more than 5%% apart", est, exact)
+	}
+	if ref := fromSamples(raw, d.schema).quantile(.5); math.Abs(ref/est-1) > 1e-9 {
+		t.Errorf("the same samples bucketed by fromSamples give %.6g s, the histogram %.6g s", ref, est)
+	}
+}
