@@ -279,9 +279,12 @@ func measureScrapes(ctx context.Context, r *report, pid int, url string, o optio
 
 func buildMonitor(ctx context.Context, dir string) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("finding the module to build etcd-monitor from: go env GOMOD: %w", err)
+	}
 	mod := strings.TrimSpace(string(out))
-	if err != nil || mod == "" || mod == os.DevNull {
-		return "", fmt.Errorf("finding the module to build etcd-monitor from (run inside the repository, or pass -monitor-bin): %v", err)
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside the etcd-monitor repository: run from it, or pass -monitor-bin")
 	}
 	bin := filepath.Join(dir, "etcd-monitor")
 	logf("building %s", bin)
