@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -180,9 +181,9 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(t, "goroutines, fds\t%.0f, %d\n", r.Goroutines, r.OpenFDs)
 	fmt.Fprintf(t, "scrape (%s)\tmedian %.1f ms, p99 %.1f ms (n=%d), %.2f MiB, %d samples\n", r.ScrapeFormat, r.ScrapeMs.Median, r.ScrapeMs.P99, r.ScrapeMs.N, r.ScrapeMiB, r.Series)
 	fmt.Fprintf(t, "RSS around scrapes\t%.1f MiB before, %.1f MiB max during\n", r.RSSBeforeScrapesMiB, r.RSSDuringScrapesMaxMiB)
-	fmt.Fprintf(t, "probe failures (window)\t%v\n", r.ProbeFailures)
-	fmt.Fprintf(t, "log lines (window)\t%v\n", r.LogLinesWindow)
-	fmt.Fprintf(t, "log lines (since start)\t%v\n", r.LogLinesTotal)
+	fmt.Fprintf(t, "probe failures (window)\t%s\n", counts(r.ProbeFailures))
+	fmt.Fprintf(t, "log lines (window)\t%s\n", counts(r.LogLinesWindow))
+	fmt.Fprintf(t, "log lines (since start)\t%s\n", counts(r.LogLinesTotal))
 	t.Flush()
 	fmt.Fprintln(w)
 	t = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -193,6 +194,21 @@ func (r *report) print(w io.Writer) {
 	}
 	t.Flush()
 	fmt.Fprintln(w)
+}
+
+// counts formats a map of counts as "key=n, ..." in key order, or "none".
+func counts[V int | float64](m map[string]V) string {
+	var parts []string
+	for k, v := range m {
+		if v != 0 {
+			parts = append(parts, fmt.Sprintf("%q=%v", k, v))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
 func (r *report) writeJSON(w io.Writer, file string) error {
