@@ -229,6 +229,7 @@ func run(ctx context.Context, o options) (err error) {
 	if err := measureScrapes(ctx, r, pid, metricsURL, o); err != nil {
 		return err
 	}
+	r.Targets = r.targets()
 	r.print(os.Stdout)
 	return r.writeJSON(os.Stdout, o.jsonFile)
 }

@@ -56,6 +56,7 @@ type report struct {
 	Series                 int                `json:"series"`
 	RSSBeforeScrapesMiB    num                `json:"rss_before_scrapes_mib"`
 	RSSDuringScrapesMaxMiB num                `json:"rss_during_scrapes_max_mib"`
+	Targets                []target           `json:"targets"`
 }
 
 // probeRow compares one probe operation with the reference client's over
@@ -194,6 +195,7 @@ func (r *report) print(w io.Writer) {
 	}
 	t.Flush()
 	fmt.Fprintln(w)
+	printTargets(w, r.Targets)
 }
 
 // counts formats a map of counts as "key=n, ..." in key order, or "none".
