@@ -40,6 +40,9 @@ type options struct {
 
 func main() {
 	o, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fleetbench:", err)
 		os.Exit(2)
@@ -92,8 +95,10 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-etcd-clusters: must be at least 1, got %d", o.etcdClusters)
 	case o.scrapes < 1:
 		return o, fmt.Errorf("-scrapes: must be at least 1, got %d", o.scrapes)
-	case o.settle < 0 || o.window <= 0 || o.refPeriod <= 0 || o.scrapeGap < 0 || o.timeout < 0:
-		return o, errors.New("-settle, -window, -reference-interval, -scrape-gap, -timeout: must be positive")
+	case o.window <= 0 || o.refPeriod <= 0:
+		return o, errors.New("-window, -reference-interval: must be positive")
+	case o.settle < 0 || o.scrapeGap < 0 || o.timeout < 0:
+		return o, errors.New("-settle, -scrape-gap, -timeout: must not be negative")
 	case scrapeAccept[o.scrapeFormat] == "":
 		return o, fmt.Errorf("-scrape-format: %q is not text, openmetrics or protobuf", o.scrapeFormat)
 	}
@@ -185,7 +190,7 @@ func run(ctx context.Context, o options) (err error) {
 	logf("measuring for %s", o.window)
 	before, err := families(ctx, metricsURL)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w\n%s", err, tail(monitorLog, 2048))
 	}
 	logStart := fileSize(monitorLog)
 	ref.window(true)
@@ -212,7 +217,7 @@ func run(ctx context.Context, o options) (err error) {
 	fdCount, _ := openFDs(pid)
 	after, err := families(ctx, metricsURL)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w\n%s", err, tail(monitorLog, 2048))
 	}
 	r.MonitorCPUCores = num((cpu1 - cpu0) / elapsed)
 	r.EtcdCPUCores = num((etcd1 - etcd0) / elapsed)
