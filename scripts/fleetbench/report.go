@@ -180,7 +180,11 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(t, "monitor CPU\t%.3f cores (etcd members together %.3f, this harness %.3f)\n", r.MonitorCPUCores, r.EtcdCPUCores, r.HarnessCPUCores)
 	fmt.Fprintf(t, "monitor RSS\t%.1f MiB settled (never scraped), %.1f MiB max in the window\n", r.RSSSettledMiB, r.RSSWindowMaxMiB)
 	fmt.Fprintf(t, "goroutines, fds\t%.0f, %d\n", r.Goroutines, r.OpenFDs)
-	fmt.Fprintf(t, "scrape (%s)\tmedian %.1f ms, p99 %.1f ms (n=%d), %.2f MiB, %d samples\n", r.ScrapeFormat, r.ScrapeMs.Median, r.ScrapeMs.P99, r.ScrapeMs.N, r.ScrapeMiB, r.Series)
+	samples := fmt.Sprintf("%d samples", r.Series)
+	if r.ScrapeFormat == "protobuf" {
+		samples = "samples counted in text scrapes only"
+	}
+	fmt.Fprintf(t, "scrape (%s)\tmedian %.1f ms, p99 %.1f ms (n=%d), %.2f MiB, %s\n", r.ScrapeFormat, r.ScrapeMs.Median, r.ScrapeMs.P99, r.ScrapeMs.N, r.ScrapeMiB, samples)
 	fmt.Fprintf(t, "RSS around scrapes\t%.1f MiB before, %.1f MiB max during\n", r.RSSBeforeScrapesMiB, r.RSSDuringScrapesMaxMiB)
 	fmt.Fprintf(t, "probe failures (window)\t%s\n", counts(r.ProbeFailures))
 	fmt.Fprintf(t, "log lines (window)\t%s\n", counts(r.LogLinesWindow))
