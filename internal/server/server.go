@@ -21,6 +21,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
 	"github.com/etcd-monitor/etcd-monitor/internal/api"
+	"github.com/etcd-monitor/etcd-monitor/internal/status"
 	"github.com/etcd-monitor/etcd-monitor/internal/statuspage"
 )
 
@@ -69,7 +70,7 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 		m.Probes,
 	)
 	m.Alerts = alerthistory.New(alertHistorySize, collector.LabelCluster, logger)
-	m.API = api.New(api.Options{Checkers: m.Checkers, Alerts: m.Alerts, Benchmark: opts.Benchmark, Demo: opts.Demo, Logger: logger})
+	m.API = api.New(api.Options{Clusters: status.Sources(m.Checkers), Alerts: m.Alerts, Benchmark: opts.Benchmark, Demo: opts.Demo, Logger: logger})
 	return m
 }
 
@@ -93,7 +94,7 @@ func (m *Monitor) Handler() (http.Handler, error) {
 	}))
 	if m.opts.TelemetryPath != "/" {
 		page, err := statuspage.New(statuspage.Options{
-			Checkers: m.Checkers, Alerts: m.Alerts,
+			Clusters: status.Sources(m.Checkers), Alerts: m.Alerts,
 			TelemetryPath: m.opts.TelemetryPath, Version: version.Version,
 		})
 		if err != nil {
