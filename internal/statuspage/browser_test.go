@@ -28,14 +28,14 @@ import (
 const artifactDir = "testdata/artifacts"
 
 // The page as a real browser builds it: the DOM Chromium constructs from
-// our HTML holds the member rows and the quorum text, and a phone-sized
-// screenshot is kept as an artifact.
+// our HTML holds the member rows, the quorum text and the trend charts, and
+// phone- and desktop-sized screenshots are kept as artifacts.
 func TestPageInBrowser(t *testing.T) {
 	chromium := testbin.Require(t, "apt-get install chromium", "chromium")
-	src := healthy(time.Now())
+	src, trends := anHour(t, time.Now())
 	alerts := alerthistory.New(100, collector.LabelCluster, slog.New(slog.DiscardHandler))
 	addAlert(t, alerts, "resolved", "EtcdHighProbeLatency", "m2", "probe p99 on m2 above 100ms")
-	h := newHandler(t, Options{Clusters: []status.Source{src}, Alerts: alerts, Version: "test"})
+	h := newHandler(t, Options{Clusters: []status.Source{src}, Alerts: alerts, Trends: trends, Version: "test"})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	if err := os.MkdirAll(artifactDir, 0o755); err != nil {
@@ -53,6 +53,12 @@ func TestPageInBrowser(t *testing.T) {
 		if !strings.Contains(dom, want) {
 			t.Errorf("browser DOM lacks %q", want)
 		}
+	}
+	// Chromium parsed the inline SVG as SVG: the charts come back from its
+	// DOM well-formed, with their lines and bars.
+	cs := charts(t, dom)
+	if len(cs) != 3 || len(cs["Probe p99"].svg.Paths) != 4 || len(cs["DB size"].svg.Paths) != 2 || len(cs["Leader changes"].svg.Rects) != 2 {
+		t.Errorf("browser DOM charts: %d, %+v", len(cs), cs)
 	}
 	screenshot(t, chromium, srv.URL, "statuspage-phone-healthy.png", 412, 915)
 	screenshot(t, chromium, srv.URL, "statuspage-desktop-healthy.png", 1280, 900)

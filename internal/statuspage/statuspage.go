@@ -1,12 +1,14 @@
 // Package statuspage serves the status page at /: every watched cluster's
 // health at a glance (quorum, leader, failure tolerance, alarms, and per
 // member its state, role, DB size against quota, raft lag and probe p99),
-// recent leader changes and recent alerts, with links to /metrics and the
-// REST API.
+// charts of its last hour (probe p99 per operation, DB size against quota,
+// leader changes), recent leader changes and recent alerts, with links to
+// /metrics and the REST API.
 //
 // It is plain server-rendered HTML from html/template with inline CSS and no
 // JavaScript: it must work behind closed networks (no external assets), in
-// any browser, on a phone, and refresh itself with a meta refresh. Every
+// any browser, on a phone, and refresh itself with a meta refresh; the
+// charts are inline SVG drawn on the server (chart.go). Every
 // figure comes from status.Build, so the page, the API and `check` agree.
 package statuspage
 
@@ -48,6 +50,8 @@ type Options struct {
 	Clusters []status.Source
 	// Alerts is the webhook history; nil hides the alerts section.
 	Alerts *alerthistory.Store
+	// Trends is the recorded last hour for the charts; nil hides them.
+	Trends *status.Recorder
 	// TelemetryPath is where /metrics is served (default "/metrics").
 	TelemetryPath string
 	// Version is shown in the footer, e.g. version.Version.
@@ -173,6 +177,7 @@ type clusterView struct {
 	LeaderChanges []leaderChangeView
 	ChangesTotal  uint64
 	Links         []link
+	Trends        *trendsView // nil without a recorder
 }
 
 type memberView struct {
@@ -220,6 +225,11 @@ func (h *handler) build() page {
 	}
 	for _, ch := range h.opts.Clusters {
 		cv := buildCluster(ch, now, p.Multi)
+		if h.opts.Trends != nil {
+			tr, _ := h.opts.Trends.Trend(ch.Name(), now)
+			tv := buildTrends(tr, now)
+			cv.Trends = &tv
+		}
 		if status.Worse(cv.State, p.Overall) {
 			p.Overall = cv.State
 		}
