@@ -266,18 +266,17 @@ func leaderChart(tr status.Trend, x xScale) chartView {
 		}
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	})
-	w := max(plotW*float64(tr.Every)/float64(status.TrendSpan), 2)
+	w := max(plotW*float64(tr.Every)/float64(status.TrendSpan), 3)
 	for _, b := range bars {
 		y := yAt(float64(b.n), top)
 		c.Bars = append(c.Bars, barView{X: x.at(b.at) - w/2, Y: y, W: w, H: padT + plotH - y})
 	}
+	// "Seen": changes before the monitor started are not known.
 	switch total {
 	case 0:
-		c.Note = "None in the recorded time."
-	case 1:
-		c.Note = "1 in the recorded time."
+		c.Note = "None seen in the last hour."
 	default:
-		c.Note = strconv.FormatUint(total, 10) + " in the recorded time."
+		c.Note = strconv.FormatUint(total, 10) + " seen in the last hour."
 	}
 	c.Legend = []legendView{{"s-leader", "changes per check"}}
 	c.Label = "Leader changes over the last hour. " + c.Note

@@ -166,12 +166,12 @@ func TestTrendCharts(t *testing.T) {
 	}
 
 	lc := cs["Leader changes"]
-	if len(lc.svg.Rects) != 2 || lc.note != "2 in the recorded time." {
+	if len(lc.svg.Rects) != 2 || lc.note != "2 seen in the last hour." {
 		t.Fatalf("leader chart: %d bars, note %q", len(lc.svg.Rects), lc.note)
 	}
 	for i, ago := range []float64{40, 10} {
 		x := 50 + 264*(60-ago)/60
-		if r := lc.svg.Rects[i]; math.Abs(r.X+0.5*264*10/3600-x) > 1 || r.Height < 100 {
+		if r := lc.svg.Rects[i]; math.Abs(r.X+1.5-x) > 1 || r.Height < 100 {
 			t.Errorf("bar %d at x %.1f (height %.1f), want one full bar %g minutes ago at %.1f", i, r.X, r.Height, ago, x)
 		}
 	}
