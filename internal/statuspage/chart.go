@@ -121,7 +121,9 @@ func (c *chartView) grid(top float64, label func(float64) string) {
 // path joins the samples' values into lines, leaving a gap where a value
 // is missing (value returns false) or samples are too far apart.
 func path(tr status.Trend, x xScale, top float64, value func(status.Sample) (float64, bool)) string {
-	var b strings.Builder
+	// Appended by hand: a page carries a few thousand points, and fmt
+	// would cost most of the render.
+	b := make([]byte, 0, 14*len(tr.Samples))
 	var prev time.Time
 	joined := false
 	for _, s := range tr.Samples {
@@ -130,18 +132,26 @@ func path(tr status.Trend, x xScale, top float64, value func(status.Sample) (flo
 			joined = false
 			continue
 		}
-		cmd := "L"
+		cmd := byte('L')
 		if !joined || s.At.Sub(prev) > x.gap {
-			cmd = "M"
+			cmd = 'M'
 		}
-		fmt.Fprintf(&b, "%s%s %s", cmd, num(x.at(s.At)), num(yAt(v, top)))
+		b = append(b, cmd)
+		b = appendTenths(b, x.at(s.At))
+		b = append(b, ' ')
+		b = appendTenths(b, yAt(v, top))
 		prev, joined = s.At, true
 	}
-	return b.String()
+	return string(b)
 }
 
-// num prints an SVG coordinate with one decimal.
-func num(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+// appendTenths appends a coordinate (never negative) with one decimal,
+// as integers: several times faster than formatting the float.
+func appendTenths(b []byte, v float64) []byte {
+	n := int64(math.Round(v * 10))
+	b = strconv.AppendInt(b, n/10, 10)
+	return append(b, '.', byte('0'+n%10))
+}
 
 func latencyChart(tr status.Trend, x xScale) chartView {
 	c := newChart("Probe p99", x)

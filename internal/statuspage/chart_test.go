@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ import (
 // leader changes (40 and 10 minutes ago), and no check at all from 22 to 20
 // minutes ago. It returns the cluster's source, its recorder and the
 // snapshot of the hour's end.
-func anHour(t *testing.T, now time.Time) (*statustest.Source, *status.Recorder) {
+func anHour(t testing.TB, now time.Time) (*statustest.Source, *status.Recorder) {
 	t.Helper()
 	src := statustest.New("main")
 	rec := status.NewRecorder([]status.Source{src})
@@ -226,6 +227,44 @@ func TestNiceScales(t *testing.T) {
 	for v, want := range map[float64]string{60 << 20: "100 MiB", 1.5 * (1 << 30): "2 GiB", 900: "1000 B"} {
 		if got := shortBytes(niceBytes(v)); got != want {
 			t.Errorf("niceBytes(%g) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+// BenchmarkPageWithTrends renders the page of one cluster with a full hour
+// of trends (360 samples, three charts), as every reload does.
+func BenchmarkPageWithTrends(b *testing.B) {
+	src, rec := anHour(b, time.Now())
+	h, err := New(Options{Clusters: []status.Source{src}, Trends: rec})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Code)
+		}
+	}
+}
+
+// BenchmarkPageWithoutTrends is the same page without the charts, for
+// comparison on the same (possibly loaded) machine.
+func BenchmarkPageWithoutTrends(b *testing.B) {
+	src, _ := anHour(b, time.Now())
+	h, err := New(Options{Clusters: []status.Source{src}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Code)
 		}
 	}
 }

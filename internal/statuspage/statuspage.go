@@ -61,8 +61,9 @@ type Options struct {
 	Refresh time.Duration
 }
 
-// handler renders the page on every request: a render is a few
-// microseconds and reads only the checkers' latest snapshots.
+// handler renders the page on every request: a render reads only the
+// latest snapshots and the recorded trends, and takes about a millisecond
+// with the charts (docs/performance.md), a cost paid once per reload.
 type handler struct {
 	opts    Options
 	tmpl    *template.Template
