@@ -91,3 +91,18 @@ func TestRecorderIsBounded(t *testing.T) {
 		t.Errorf("%d samples returned half an hour after the last", len(tr.Samples))
 	}
 }
+
+// Start and Close: the sampling goroutine stops, and Close without Start
+// (a monitor that never started) returns at once.
+func TestRecorderStartClose(t *testing.T) {
+	status.NewRecorder(nil).Close()
+	r := status.NewRecorder([]status.Source{statustest.New("main")})
+	r.Start()
+	done := make(chan struct{})
+	go func() { r.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close did not return")
+	}
+}

@@ -62,6 +62,8 @@ func TestPageInBrowser(t *testing.T) {
 	}
 	screenshot(t, chromium, srv.URL, "statuspage-phone-healthy.png", 412, 915)
 	screenshot(t, chromium, srv.URL, "statuspage-desktop-healthy.png", 1280, 900)
+	// The charts' colours come from the stylesheet, dark scheme included.
+	screenshot(t, chromium, srv.URL, "statuspage-desktop-dark.png", 1280, 900, "--force-dark-mode")
 
 	addAlert(t, alerts, "firing", "EtcdMemberDown", "m1", "member m1 of etcd cluster main is down")
 	src.Set(leaderStopped(time.Now()))
@@ -77,14 +79,14 @@ func TestPageInBrowser(t *testing.T) {
 	screenshot(t, chromium, srv.URL, "statuspage-phone-degraded-full.png", 412, 2400)
 }
 
-func screenshot(t *testing.T, chromium, url, name string, w, h int) {
+func screenshot(t *testing.T, chromium, url, name string, w, h int, extra ...string) {
 	t.Helper()
 	path, err := filepath.Abs(filepath.Join(artifactDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = os.Remove(path)
-	runChromium(t, chromium, "--screenshot="+path, "--window-size="+strconv.Itoa(w)+","+strconv.Itoa(h), "--hide-scrollbars", url+"/")
+	runChromium(t, chromium, append([]string{"--screenshot=" + path, "--window-size=" + strconv.Itoa(w) + "," + strconv.Itoa(h), "--hide-scrollbars"}, append(extra, url+"/")...)...)
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
