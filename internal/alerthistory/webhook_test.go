@@ -34,7 +34,7 @@ var update = flag.Bool("update", false, "save the captured webhook body as the f
 func TestRealAlertmanagerWebhook(t *testing.T) {
 	amBin := testbin.Require(t, "run `make tools`", "alertmanager")
 	store := alerthistory.New(100, collector.LabelCluster, slog.New(slog.DiscardHandler))
-	a := api.New(api.Options{Checkers: collector.Checkers{}, Alerts: store})
+	a := api.New(api.Options{Alerts: store})
 	var mu sync.Mutex
 	var bodies [][]byte
 	var codes []int

@@ -1,3 +1,7 @@
+// Package api serves the REST API (/health, /api/v1/…): the status model of
+// internal/status as JSON, the leader history, recent probe latencies, the
+// alert history fed by Alertmanager's webhook, and the optional benchmark
+// and demo controls.
 package api
 
 import (
@@ -16,11 +20,13 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
+	"github.com/etcd-monitor/etcd-monitor/internal/status"
 )
 
-// BenchmarkFunc runs a benchmark described by a JSON body against a cluster
-// and returns its report. It returns a *RequestError for a bad body.
-type BenchmarkFunc func(ctx context.Context, ch *collector.Checker, body []byte) (any, error)
+// BenchmarkFunc runs a benchmark described by a JSON body against the
+// cluster configured by cluster and returns its report. It returns a
+// *RequestError for a bad body.
+type BenchmarkFunc func(ctx context.Context, cluster collector.ClusterConfig, body []byte) (any, error)
 
 // DemoControl stops, starts and partitions members of the demo cluster.
 type DemoControl interface {
@@ -30,7 +36,8 @@ type DemoControl interface {
 
 // Options configure the API.
 type Options struct {
-	Checkers collector.Checkers
+	// Clusters are the watched clusters (status.Sources of the checkers).
+	Clusters []status.Source
 	Alerts   *alerthistory.Store
 	// Benchmark is nil unless --web.enable-benchmark-api is set.
 	Benchmark BenchmarkFunc
@@ -65,8 +72,8 @@ type API struct {
 
 // New builds the API's routes.
 func New(opts Options) *API {
-	if opts.LatencyWindow <= 0 || opts.LatencyWindow > latencyWindow {
-		opts.LatencyWindow = latencyWindow
+	if opts.LatencyWindow <= 0 || opts.LatencyWindow > status.LatencyWindow {
+		opts.LatencyWindow = status.LatencyWindow
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -140,9 +147,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // checker picks the cluster named by ?cluster=; it may be omitted when only
 // one cluster is watched.
-func (a *API) checker(r *http.Request) (*collector.Checker, error) {
+func (a *API) checker(r *http.Request) (status.Source, error) {
 	name := r.URL.Query().Get("cluster")
-	cs := a.opts.Checkers
+	cs := a.opts.Clusters
 	if name == "" {
 		if len(cs) == 1 {
 			return cs[0], nil
@@ -159,20 +166,20 @@ func (a *API) checker(r *http.Request) (*collector.Checker, error) {
 
 func (a *API) names() []string {
 	var n []string
-	for _, c := range a.opts.Checkers {
+	for _, c := range a.opts.Clusters {
 		n = append(n, c.Name())
 	}
 	return n
 }
 
 // freshness: a check older than three intervals (and 30 s) is stale.
-func fresh(ch *collector.Checker, now time.Time) (bool, *time.Time) {
+func fresh(ch status.Source, now time.Time) (bool, *time.Time) {
 	s := ch.Snapshot()
 	if s == nil {
 		return false, nil
 	}
 	limit := max(3*ch.Config().HealthCheckInterval, 30*time.Second)
-	return now.Sub(s.Time) <= limit, timePtr(s.Time)
+	return now.Sub(s.Time) <= limit, status.TimePtr(s.Time)
 }
 
 type healthCluster struct {
@@ -194,10 +201,10 @@ type healthBody struct {
 func (a *API) health(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	b := healthBody{Status: "ok", Fresh: true, Time: now.UTC(), Clusters: []healthCluster{}}
-	for _, c := range a.opts.Checkers {
+	for _, c := range a.opts.Clusters {
 		f, last := fresh(c, now)
 		b.Fresh = b.Fresh && f
-		b.Clusters = append(b.Clusters, healthCluster{Name: c.Name(), LastCheck: last, Fresh: f, State: BuildStatus(c).State})
+		b.Clusters = append(b.Clusters, healthCluster{Name: c.Name(), LastCheck: last, Fresh: f, State: status.Build(c).State})
 	}
 	writeJSON(w, http.StatusOK, b)
 }
@@ -208,7 +215,7 @@ func (a *API) clusterStatus(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, BuildStatus(ch))
+	writeJSON(w, http.StatusOK, status.Build(ch))
 }
 
 type leaderChange struct {
@@ -247,7 +254,7 @@ func (a *API) leader(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.HasLeader, b.LeaderID, b.RaftTerm = s.HasLeader, s.LeaderID, s.RaftTerm
-	b.LeaderChanges, b.LastLeaderChange = s.LeaderChanges, timePtr(s.LastLeaderChange)
+	b.LeaderChanges, b.LastLeaderChange = s.LeaderChanges, status.TimePtr(s.LastLeaderChange)
 	if l := s.Leader(); l != nil {
 		b.LeaderIDHex, b.LeaderName = collector.IDHex(l.ID), l.Label()
 	}
@@ -263,7 +270,8 @@ func (a *API) leader(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, b)
 }
 
-// currentBody is GET /api/v1/metrics/current, the seed's fields. Latencies
+// currentBody is GET /api/v1/metrics/current, the fields of the original
+// etcd-monitor guide's API. Latencies
 // are milliseconds over the last 5 minutes of probes; null when no probe
 // succeeded in that window.
 type currentBody struct {
@@ -297,9 +305,9 @@ func (a *API) currentMetrics(w http.ResponseWriter, r *http.Request) {
 	for _, l := range ch.RecentLatencyByOperation(win) {
 		switch l.Operation {
 		case collector.OpGet:
-			b.ReadLatencyP50, b.ReadLatencyP95, b.ReadLatencyP99 = f64(ms(l.P50)), f64(ms(l.P95)), f64(ms(l.P99))
+			b.ReadLatencyP50, b.ReadLatencyP95, b.ReadLatencyP99 = f64(status.Ms(l.P50)), f64(status.Ms(l.P95)), f64(status.Ms(l.P99))
 		case collector.OpPut:
-			b.WriteLatencyP50, b.WriteLatencyP95, b.WriteLatencyP99 = f64(ms(l.P50)), f64(ms(l.P95)), f64(ms(l.P99))
+			b.WriteLatencyP50, b.WriteLatencyP95, b.WriteLatencyP99 = f64(status.Ms(l.P50)), f64(status.Ms(l.P95)), f64(status.Ms(l.P99))
 		}
 	}
 	if s := ch.Snapshot(); s != nil {
@@ -343,7 +351,7 @@ func (a *API) latency(w http.ResponseWriter, r *http.Request) {
 	win := a.opts.LatencyWindow
 	b := latencyBody{Timestamp: time.Now().UTC(), Cluster: ch.Name(), WindowSeconds: int(win.Seconds()), Unit: "ms", Latencies: []latencyEntry{}}
 	for _, l := range ch.RecentLatency(win) {
-		b.Latencies = append(b.Latencies, latencyEntry{Member: l.Member, Operation: l.Operation, Count: l.Count, P50: ms(l.P50), P95: ms(l.P95), P99: ms(l.P99)})
+		b.Latencies = append(b.Latencies, latencyEntry{Member: l.Member, Operation: l.Operation, Count: l.Count, P50: status.Ms(l.P50), P95: status.Ms(l.P95), P99: status.Ms(l.P99)})
 	}
 	writeJSON(w, http.StatusOK, b)
 }
@@ -387,7 +395,7 @@ func (a *API) benchmark(w http.ResponseWriter, r *http.Request) {
 		a.benching = false
 		a.benchMu.Unlock()
 	}()
-	report, err := a.opts.Benchmark(r.Context(), ch, body)
+	report, err := a.opts.Benchmark(r.Context(), ch.Config(), body)
 	if err != nil {
 		writeErr(w, err)
 		return

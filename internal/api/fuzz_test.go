@@ -11,22 +11,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
-	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
+	"github.com/etcd-monitor/etcd-monitor/internal/status"
+	"github.com/etcd-monitor/etcd-monitor/internal/status/statustest"
 )
 
 // FuzzAPI sends arbitrary requests to every route: no input may panic the
 // handler, and every answer is JSON; the only 5xx is 503 for a cluster not checked yet.
 func FuzzAPI(f *testing.F) {
-	conn := &etcdconn.Config{Endpoints: []string{"http://127.0.0.1:1"}, DialTimeout: time.Millisecond, RequestTimeout: time.Millisecond}
-	if err := conn.Load(); err != nil {
-		f.Fatal(err)
-	}
-	one := collector.NewChecker(collector.ClusterConfig{Name: "a", Conn: conn, HealthCheckInterval: time.Hour}, slog.New(slog.DiscardHandler))
-	two := collector.NewChecker(collector.ClusterConfig{Name: "b c", Conn: conn, HealthCheckInterval: time.Hour}, slog.New(slog.DiscardHandler))
+	// One cluster checked, one not yet: both paths of every handler.
+	one := statustest.New("a").Set(statustest.Healthy("a", time.Now()))
+	two := statustest.New("b c")
 	a := New(Options{
-		Checkers: collector.Checkers{one, two},
+		Clusters: []status.Source{one, two},
 		Alerts:   alerthistory.New(10, "etcd_cluster", slog.New(slog.DiscardHandler)),
 	})
 	fixture, _ := os.ReadFile("../alerthistory/testdata/alertmanager-v0.28.1-webhook.json")

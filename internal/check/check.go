@@ -3,8 +3,8 @@
 // cron: 0 healthy, 1 degraded, 3 unavailable or unreachable (2 is bad input,
 // as for every subcommand).
 //
-// It runs the same checker as `serve` and prints the same status view
-// (api.BuildStatus) in the same words as the status page, so a script, the
+// It runs the same checker as `serve` and prints the same status model
+// (status.Build) in the same words as the status page, so a script, the
 // page and the API never disagree about a cluster.
 package check
 
@@ -24,11 +24,10 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
-	"github.com/etcd-monitor/etcd-monitor/internal/api"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/clusterconfig"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
-	"github.com/etcd-monitor/etcd-monitor/internal/statuspage"
+	"github.com/etcd-monitor/etcd-monitor/internal/status"
 )
 
 // settle is the pause between the two check rounds. Partitions and split
@@ -114,7 +113,7 @@ func Run(ctx context.Context, logger *slog.Logger, opts Options) error {
 	if logger != nil && logger.Enabled(ctx, slog.LevelDebug) {
 		checkerLogger = logger
 	}
-	statuses := make([]api.ClusterStatus, len(opts.Clusters))
+	statuses := make([]status.ClusterStatus, len(opts.Clusters))
 	var wg sync.WaitGroup
 	for i, cfg := range opts.Clusters {
 		wg.Add(1)
@@ -142,7 +141,7 @@ func Run(ctx context.Context, logger *slog.Logger, opts Options) error {
 }
 
 // checkCluster runs two rounds a little apart and builds the status view.
-func checkCluster(ctx context.Context, cfg collector.ClusterConfig, logger *slog.Logger, settle time.Duration) api.ClusterStatus {
+func checkCluster(ctx context.Context, cfg collector.ClusterConfig, logger *slog.Logger, settle time.Duration) status.ClusterStatus {
 	// Read-only probes (get and serializable get, no writes: a check must
 	// not change the cluster, and may run as a read-only user), twice
 	// during the pause, give the PROBE-P99 column a figure.
@@ -169,15 +168,15 @@ func checkCluster(ctx context.Context, cfg collector.ClusterConfig, logger *slog
 	}
 	// With nobody reachable a second round would only wait for the same
 	// timeouts again: the answer is already "unreachable".
-	return api.BuildStatus(ch)
+	return status.Build(ch)
 }
 
 // ExitCodeFor maps a cluster state to the command's exit code.
 func ExitCodeFor(state string) int {
 	switch state {
-	case api.StateHealthy:
+	case status.StateHealthy:
 		return cli.ExitOK
-	case api.StateDegraded:
+	case status.StateDegraded:
 		return cli.ExitFailure
 	}
 	// Unavailable (no quorum, or nobody answers): clients cannot use the
@@ -189,7 +188,7 @@ func ExitCodeFor(state string) int {
 // maxProblems keeps the one-line error short; the report lists them all.
 const maxProblems = 3
 
-func verdict(statuses []api.ClusterStatus) error {
+func verdict(statuses []status.ClusterStatus) error {
 	code := cli.ExitOK
 	var msgs []string
 	for _, s := range statuses {
@@ -217,7 +216,7 @@ func verdict(statuses []api.ClusterStatus) error {
 	return &cli.ExitError{Code: code, Err: errors.New(strings.Join(msgs, "; "))}
 }
 
-func printJSON(w io.Writer, statuses []api.ClusterStatus, list bool) error {
+func printJSON(w io.Writer, statuses []status.ClusterStatus, list bool) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if list || len(statuses) != 1 {
@@ -226,7 +225,7 @@ func printJSON(w io.Writer, statuses []api.ClusterStatus, list bool) error {
 	return enc.Encode(statuses[0])
 }
 
-func printTable(w io.Writer, statuses []api.ClusterStatus) error {
+func printTable(w io.Writer, statuses []status.ClusterStatus) error {
 	for i, s := range statuses {
 		if i > 0 {
 			if _, err := fmt.Fprintln(w); err != nil {
@@ -240,10 +239,10 @@ func printTable(w io.Writer, statuses []api.ClusterStatus) error {
 	return nil
 }
 
-func printCluster(w io.Writer, s api.ClusterStatus) error {
+func printCluster(w io.Writer, s status.ClusterStatus) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "cluster %s: %s\n", s.Cluster, statuspage.StateText(s.State))
-	fmt.Fprintf(&b, "  %s; leader %s; alarms: %s\n", statuspage.QuorumText(s), statuspage.LeaderText(s), statuspage.AlarmsText(s))
+	fmt.Fprintf(&b, "cluster %s: %s\n", s.Cluster, status.StateText(s.State))
+	fmt.Fprintf(&b, "  %s; leader %s; alarms: %s\n", status.QuorumText(s), status.LeaderText(s), status.AlarmsText(s))
 	for _, p := range s.Problems {
 		fmt.Fprintf(&b, "  problem: %s\n", p)
 	}
@@ -256,8 +255,8 @@ func printCluster(w io.Writer, s api.ClusterStatus) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MEMBER\tENDPOINT\tSTATUS\tROLE\tDB\tRAFT-LAG\tPROBE-P99\tVERSION")
 	for _, m := range s.Members {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(m.Name), dash(m.Endpoint), statuspage.MemberStatusText(m),
-			dash(statuspage.RoleText(m)), dash(statuspage.DBText(m)), dash(statuspage.LagText(m)), dash(statuspage.P99Text(m)), dash(m.Version))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(m.Name), dash(m.Endpoint), status.MemberStatusText(m),
+			dash(status.RoleText(m)), dash(status.DBText(m)), dash(status.LagText(m)), dash(status.P99Text(m)), dash(m.Version))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -282,7 +281,7 @@ func dash(s string) string {
 	return s
 }
 
-func anyUp(ms []api.MemberStatus) bool {
+func anyUp(ms []status.MemberStatus) bool {
 	for _, m := range ms {
 		if m.Up {
 			return true

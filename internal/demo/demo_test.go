@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/api"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
@@ -19,7 +18,7 @@ func TestDemoMemberControl(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cl := testetcd.Start(t, localetcd.Options{Members: 3, FastElections: true})
-	a := api.New(api.Options{Checkers: collector.Checkers{}, Demo: &control{cluster: cl, logger: slog.New(slog.DiscardHandler)}})
+	a := api.New(api.Options{Demo: &control{cluster: cl, logger: slog.New(slog.DiscardHandler)}})
 	post := func(path string) int {
 		rec := httptest.NewRecorder()
 		a.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, nil))

@@ -80,15 +80,15 @@ func configFields() map[string]bool {
 
 // runBenchmark is the API's benchmark function: the benchmark package with
 // the watched cluster's connection settings.
-func runBenchmark(ctx context.Context, ch *collector.Checker, body []byte) (any, error) {
+func runBenchmark(ctx context.Context, cluster collector.ClusterConfig, body []byte) (any, error) {
 	cfg, err := decodeBenchmark(body)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.QuotaBackendBytes == 0 {
-		cfg.QuotaBackendBytes = ch.Config().QuotaBackendBytes
+		cfg.QuotaBackendBytes = cluster.QuotaBackendBytes
 	}
-	rep, err := benchmark.Run(ctx, ch.Config().Conn, cfg, nil)
+	rep, err := benchmark.Run(ctx, cluster.Conn, cfg, nil)
 	if err != nil {
 		if errors.Is(err, benchmark.ErrRefused) {
 			return nil, &api.RequestError{Status: http.StatusConflict, Msg: err.Error()}

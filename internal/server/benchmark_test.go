@@ -11,12 +11,13 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/benchmark"
 	"github.com/etcd-monitor/etcd-monitor/internal/api"
+	"github.com/etcd-monitor/etcd-monitor/internal/status"
 )
 
 func TestBenchmarkAPI(t *testing.T) {
 	m, _, c := startMonitorOn(t, 3)
 	m.opts.Benchmark = runBenchmark
-	m.API = api.New(api.Options{Checkers: m.Checkers, Alerts: m.Alerts, Benchmark: runBenchmark})
+	m.API = api.New(api.Options{Clusters: status.Sources(m.Checkers), Alerts: m.Alerts, Benchmark: runBenchmark})
 	h, err := m.Handler()
 	if err != nil {
 		t.Fatal(err)

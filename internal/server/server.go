@@ -21,6 +21,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
 	"github.com/etcd-monitor/etcd-monitor/internal/api"
+	"github.com/etcd-monitor/etcd-monitor/internal/status"
 	"github.com/etcd-monitor/etcd-monitor/internal/statuspage"
 )
 
@@ -47,6 +48,8 @@ type Monitor struct {
 	Registry *prometheus.Registry
 	Alerts   *alerthistory.Store
 	API      *api.API
+	// Trends records the last hour of every cluster for the status page.
+	Trends *status.Recorder
 }
 
 // New builds a monitor; Start begins checking.
@@ -69,15 +72,16 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 		m.Probes,
 	)
 	m.Alerts = alerthistory.New(alertHistorySize, collector.LabelCluster, logger)
-	m.API = api.New(api.Options{Checkers: m.Checkers, Alerts: m.Alerts, Benchmark: opts.Benchmark, Demo: opts.Demo, Logger: logger})
+	m.Trends = status.NewRecorder(status.Sources(m.Checkers))
+	m.API = api.New(api.Options{Clusters: status.Sources(m.Checkers), Alerts: m.Alerts, Benchmark: opts.Benchmark, Demo: opts.Demo, Logger: logger})
 	return m
 }
 
 // Start starts the background checkers.
-func (m *Monitor) Start() { m.Checkers.Start() }
+func (m *Monitor) Start() { m.Checkers.Start(); m.Trends.Start() }
 
 // Close stops the checkers and closes their connections.
-func (m *Monitor) Close() { m.Checkers.Close() }
+func (m *Monitor) Close() { m.Trends.Close(); m.Checkers.Close() }
 
 // Handler serves the telemetry path and the landing page.
 func (m *Monitor) Handler() (http.Handler, error) {
@@ -93,7 +97,7 @@ func (m *Monitor) Handler() (http.Handler, error) {
 	}))
 	if m.opts.TelemetryPath != "/" {
 		page, err := statuspage.New(statuspage.Options{
-			Checkers: m.Checkers, Alerts: m.Alerts,
+			Clusters: status.Sources(m.Checkers), Alerts: m.Alerts, Trends: m.Trends,
 			TelemetryPath: m.opts.TelemetryPath, Version: version.Version,
 		})
 		if err != nil {

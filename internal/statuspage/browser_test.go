@@ -19,7 +19,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
-	"github.com/etcd-monitor/etcd-monitor/internal/api"
+	"github.com/etcd-monitor/etcd-monitor/internal/status"
 	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
 )
 
@@ -28,14 +28,14 @@ import (
 const artifactDir = "testdata/artifacts"
 
 // The page as a real browser builds it: the DOM Chromium constructs from
-// our HTML holds the member rows and the quorum text, and a phone-sized
-// screenshot is kept as an artifact.
+// our HTML holds the member rows, the quorum text and the trend charts, and
+// phone- and desktop-sized screenshots are kept as artifacts.
 func TestPageInBrowser(t *testing.T) {
 	chromium := testbin.Require(t, "apt-get install chromium", "chromium")
-	c, ch := startCluster(t)
+	src, trends := anHour(t, time.Now())
 	alerts := alerthistory.New(100, collector.LabelCluster, slog.New(slog.DiscardHandler))
 	addAlert(t, alerts, "resolved", "EtcdHighProbeLatency", "m2", "probe p99 on m2 above 100ms")
-	h := newHandler(t, Options{Checkers: collector.Checkers{ch}, Alerts: alerts, Version: "test"})
+	h := newHandler(t, Options{Clusters: []status.Source{src}, Alerts: alerts, Trends: trends, Version: "test"})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	if err := os.MkdirAll(artifactDir, 0o755); err != nil {
@@ -44,9 +44,9 @@ func TestPageInBrowser(t *testing.T) {
 
 	dom := runChromium(t, chromium, "--dump-dom", srv.URL+"/")
 	rows := memberRows(dom)
-	for _, m := range c.Members() {
-		if r, ok := rows[m.Name]; !ok || r.status != "UP" {
-			t.Errorf("browser DOM: member %s row %+v", m.Name, r)
+	for _, name := range []string{"m1", "m2", "m3"} {
+		if r, ok := rows[name]; !ok || r.status != "UP" {
+			t.Errorf("browser DOM: member %s row %+v", name, r)
 		}
 	}
 	for _, want := range []string{"quorum 2 of 3, tolerates 1 failure", ">HEALTHY</span>", "EtcdHighProbeLatency"} {
@@ -54,18 +54,22 @@ func TestPageInBrowser(t *testing.T) {
 			t.Errorf("browser DOM lacks %q", want)
 		}
 	}
+	// Chromium parsed the inline SVG as SVG: the charts come back from its
+	// DOM well-formed, with their lines and bars.
+	cs := charts(t, dom)
+	if len(cs) != 3 || len(cs["Probe p99"].svg.Paths) != 4 || len(cs["DB size"].svg.Paths) != 2 || len(cs["Leader changes"].svg.Rects) != 2 {
+		t.Errorf("browser DOM charts: %d, %+v", len(cs), cs)
+	}
 	screenshot(t, chromium, srv.URL, "statuspage-phone-healthy.png", 412, 915)
 	screenshot(t, chromium, srv.URL, "statuspage-desktop-healthy.png", 1280, 900)
+	// The charts' colours come from the stylesheet, dark scheme included.
+	screenshot(t, chromium, srv.URL, "statuspage-desktop-dark.png", 1280, 900, "--force-dark-mode")
 
-	down := c.Member(2)
-	addAlert(t, alerts, "firing", "EtcdMemberDown", down.Name, "member "+down.Name+" of etcd cluster main is down")
-	if err := down.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, ch, "showing "+down.Name+" down", func(s api.ClusterStatus) bool { return memberDown(s, down.Name) })
+	addAlert(t, alerts, "firing", "EtcdMemberDown", "m1", "member m1 of etcd cluster main is down")
+	src.Set(leaderStopped(time.Now()))
 	dom = runChromium(t, chromium, "--dump-dom", srv.URL+"/")
-	if r := memberRows(dom)[down.Name]; r.status != "DOWN" {
-		t.Errorf("browser DOM: stopped member %s row %+v", down.Name, r)
+	if r := memberRows(dom)["m1"]; r.status != "DOWN" {
+		t.Errorf("browser DOM: stopped member m1 row %+v", r)
 	}
 	if !strings.Contains(dom, "quorum 2 of 3, tolerates 0 failures") {
 		t.Error("browser DOM lacks the degraded quorum text")
@@ -75,14 +79,14 @@ func TestPageInBrowser(t *testing.T) {
 	screenshot(t, chromium, srv.URL, "statuspage-phone-degraded-full.png", 412, 2400)
 }
 
-func screenshot(t *testing.T, chromium, url, name string, w, h int) {
+func screenshot(t *testing.T, chromium, url, name string, w, h int, extra ...string) {
 	t.Helper()
 	path, err := filepath.Abs(filepath.Join(artifactDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = os.Remove(path)
-	runChromium(t, chromium, "--screenshot="+path, "--window-size="+strconv.Itoa(w)+","+strconv.Itoa(h), "--hide-scrollbars", url+"/")
+	runChromium(t, chromium, append([]string{"--screenshot=" + path, "--window-size=" + strconv.Itoa(w) + "," + strconv.Itoa(h), "--hide-scrollbars"}, append(extra, url+"/")...)...)
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)

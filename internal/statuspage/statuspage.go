@@ -1,13 +1,15 @@
 // Package statuspage serves the status page at /: every watched cluster's
 // health at a glance (quorum, leader, failure tolerance, alarms, and per
 // member its state, role, DB size against quota, raft lag and probe p99),
-// recent leader changes and recent alerts, with links to /metrics and the
-// REST API.
+// charts of its last hour (probe p99 per operation, DB size against quota,
+// leader changes), recent leader changes and recent alerts, with links to
+// /metrics and the REST API.
 //
 // It is plain server-rendered HTML from html/template with inline CSS and no
 // JavaScript: it must work behind closed networks (no external assets), in
-// any browser, on a phone, and refresh itself with a meta refresh. Every
-// figure comes from api.BuildStatus, so the page, the API and `check` agree.
+// any browser, on a phone, and refresh itself with a meta refresh; the
+// charts are inline SVG drawn on the server (chart.go). Every
+// figure comes from status.Build, so the page, the API and `check` agree.
 package statuspage
 
 import (
@@ -26,7 +28,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
-	"github.com/etcd-monitor/etcd-monitor/internal/api"
+	"github.com/etcd-monitor/etcd-monitor/internal/status"
 )
 
 //go:embed templates/page.html templates/style.css
@@ -44,9 +46,12 @@ const (
 
 // Options configure the page.
 type Options struct {
-	Checkers collector.Checkers
+	// Clusters are the watched clusters (status.Sources of the checkers).
+	Clusters []status.Source
 	// Alerts is the webhook history; nil hides the alerts section.
 	Alerts *alerthistory.Store
+	// Trends is the recorded last hour for the charts; nil hides them.
+	Trends *status.Recorder
 	// TelemetryPath is where /metrics is served (default "/metrics").
 	TelemetryPath string
 	// Version is shown in the footer, e.g. version.Version.
@@ -56,8 +61,9 @@ type Options struct {
 	Refresh time.Duration
 }
 
-// handler renders the page on every request: a render is a few
-// microseconds and reads only the checkers' latest snapshots.
+// handler renders the page on every request: a render reads only the
+// latest snapshots and the recorded trends, and takes about a millisecond
+// with the charts (docs/performance.md), a cost paid once per reload.
 type handler struct {
 	opts    Options
 	tmpl    *template.Template
@@ -172,6 +178,7 @@ type clusterView struct {
 	LeaderChanges []leaderChangeView
 	ChangesTotal  uint64
 	Links         []link
+	Trends        *trendsView // nil without a recorder
 }
 
 type memberView struct {
@@ -208,21 +215,23 @@ type alertView struct {
 	Summary  string
 }
 
-// stateRank orders states from best to worst.
-var stateRank = map[string]int{api.StateHealthy: 0, api.StateUnknown: 1, api.StateDegraded: 2, api.StateUnavailable: 3}
-
 func (h *handler) build() page {
 	now := time.Now()
 	p := page{
 		Style: h.style, Refresh: h.refresh, Version: h.opts.Version, Generated: timeOf(now, now),
-		Multi: len(h.opts.Checkers) > 1, AlertsEnabled: h.opts.Alerts != nil, Overall: api.StateHealthy,
+		Multi: len(h.opts.Clusters) > 1, AlertsEnabled: h.opts.Alerts != nil, Overall: status.StateHealthy,
 	}
-	if len(h.opts.Checkers) == 0 {
-		p.Overall = api.StateUnknown
+	if len(h.opts.Clusters) == 0 {
+		p.Overall = status.StateUnknown
 	}
-	for _, ch := range h.opts.Checkers {
+	for _, ch := range h.opts.Clusters {
 		cv := buildCluster(ch, now, p.Multi)
-		if stateRank[cv.State] > stateRank[p.Overall] {
+		if h.opts.Trends != nil {
+			tr, _ := h.opts.Trends.Trend(ch.Name(), now)
+			tv := buildTrends(tr, now)
+			cv.Trends = &tv
+		}
+		if status.Worse(cv.State, p.Overall) {
 			p.Overall = cv.State
 		}
 		p.Clusters = append(p.Clusters, cv)
@@ -239,7 +248,7 @@ func (h *handler) build() page {
 			p.Alerts = append(p.Alerts, av)
 		}
 	}
-	p.OverallText = StateText(p.Overall)
+	p.OverallText = status.StateText(p.Overall)
 	p.Links = []link{
 		{"Metrics", h.opts.TelemetryPath},
 		{"Health", "/health"},
@@ -253,25 +262,22 @@ func (h *handler) build() page {
 	return p
 }
 
-func buildCluster(ch *collector.Checker, now time.Time, multi bool) clusterView {
-	cs := api.BuildStatus(ch)
+func buildCluster(ch status.Source, now time.Time, multi bool) clusterView {
+	cs := status.Build(ch)
 	cv := clusterView{
 		Name: cs.Cluster, Anchor: "cluster-" + anchorRE.ReplaceAllString(cs.Cluster, "-"),
-		State: cs.State, StateText: StateText(cs.State),
-		Quorum: QuorumText(cs), Leader: LeaderText(cs), Alarms: AlarmsText(cs), HasAlarms: len(cs.Alarms) > 0,
+		State: cs.State, StateText: status.StateText(cs.State),
+		Quorum: status.QuorumText(cs), Leader: status.LeaderText(cs), Alarms: status.AlarmsText(cs), HasAlarms: len(cs.Alarms) > 0,
 		Problems: cs.Problems, Version: cs.Version, ClusterID: cs.ClusterID, RaftTerm: cs.RaftTerm, Revision: cs.Revision,
 		ChangesTotal: cs.LeaderChanges,
-	}
-	if _, ok := stateRank[cv.State]; !ok {
-		cv.State = api.StateUnknown
 	}
 	if cs.LastCheck != nil {
 		cv.LastCheck = timeOf(now, *cs.LastCheck)
 	}
 	for _, m := range cs.Members {
 		mv := memberView{
-			Name: m.Name, Endpoint: m.Endpoint, Status: MemberStatusText(m), StatusClass: "ok",
-			Role: RoleText(m), DB: DBText(m), Lag: LagText(m), P99: P99Text(m), Version: m.Version, Error: m.Error,
+			Name: m.Name, Endpoint: m.Endpoint, Status: status.MemberStatusText(m), StatusClass: "ok",
+			Role: status.RoleText(m), DB: status.DBText(m), Lag: status.LagText(m), P99: status.P99Text(m), Version: m.Version, Error: m.Error,
 		}
 		switch {
 		case !m.Up || !m.Healthy:
@@ -283,7 +289,7 @@ func buildCluster(ch *collector.Checker, now time.Time, multi bool) clusterView 
 			ratio := min(1, float64(m.DBSize)/float64(m.DBQuota))
 			// Plain decimals: %v of a small float64 is "6.1e-06".
 			mv.DBRatio = strconv.FormatFloat(ratio, 'f', 4, 64)
-			mv.DBInUse = Bytes(m.DBSizeInUse)
+			mv.DBInUse = status.Bytes(m.DBSizeInUse)
 			mv.DBLevel = "ok"
 			// The default thresholds of the shipped EtcdDatabaseQuotaUsageHigh
 			// alerts (rules/config.yml), so the colour turns when they fire.
@@ -345,7 +351,7 @@ func timeOf(now, t time.Time) timeView {
 		return timeView{}
 	}
 	t = t.UTC()
-	return timeView{Set: true, ISO: t.Format(time.RFC3339), Absolute: t.Format("2006-01-02 15:04:05 UTC"), Ago: Ago(now, t)}
+	return timeView{Set: true, ISO: t.Format(time.RFC3339), Absolute: t.Format("2006-01-02 15:04:05 UTC"), Ago: status.Ago(now, t)}
 }
 
 // placeholder stands in for what is not known, so an empty cell never

@@ -1,7 +1,7 @@
 package statuspage
 
 import (
-	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,61 +12,26 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
-	"github.com/etcd-monitor/etcd-monitor/internal/api"
-	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
-	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
-	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/status"
+	"github.com/etcd-monitor/etcd-monitor/internal/status/statustest"
 )
 
-// startCluster starts a real 3-member etcd cluster and a running checker
-// (with probes, as serve runs it) watching it as cluster "main".
-func startCluster(t *testing.T) (*localetcd.Cluster, *collector.Checker) {
-	t.Helper()
-	c := testetcd.StartWithin(t, 2*time.Minute, localetcd.Options{Members: 3, FastElections: true})
-	ch := newChecker(t, "main", c.Endpoints())
-	ch.Start()
-	t.Cleanup(ch.Close)
-	waitStatus(t, ch, "healthy with probe latencies", func(s api.ClusterStatus) bool {
-		if !s.Healthy || len(s.Members) != 3 {
-			return false
-		}
-		for _, m := range s.Members {
-			if m.ProbeP99Ms == nil {
-				return false
-			}
-		}
-		return true
-	})
-	return c, ch
+// healthy is the hand-built "main" cluster every page test starts from: 3
+// members, m1 leading, read probes of about a millisecond on each.
+func healthy(at time.Time) *statustest.Source {
+	return statustest.New("main").Set(statustest.Healthy("main", at)).SetLatency(
+		statustest.Latency("m1", collector.OpGet, 60, 1200*time.Microsecond),
+		statustest.Latency("m2", collector.OpGet, 60, 1800*time.Microsecond),
+		statustest.Latency("m3", collector.OpGet, 60, 950*time.Microsecond),
+	)
 }
 
-func newChecker(t *testing.T, name string, endpoints []string) *collector.Checker {
-	t.Helper()
-	// Generous timeouts: the test machines are loaded, and a slow answer
-	// must not read as a down member.
-	conn := &etcdconn.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, RequestTimeout: 3 * time.Second}
-	if err := conn.Load(); err != nil {
-		t.Fatal(err)
-	}
-	return collector.NewChecker(collector.ClusterConfig{
-		Name: name, Conn: conn, HealthCheckInterval: 300 * time.Millisecond,
-		Probe: collector.ProbeConfig{Interval: 200 * time.Millisecond, Timeout: time.Second, Write: true},
-	}, slog.New(slog.DiscardHandler), collector.WithProbeMetrics(collector.NewProbeMetrics()))
-}
-
-func waitStatus(t *testing.T, ch *collector.Checker, what string, cond func(api.ClusterStatus) bool) api.ClusterStatus {
-	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	for {
-		s := api.BuildStatus(ch)
-		if cond(s) {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster %s never %s: state %s, problems %v", ch.Name(), what, s.State, s.Problems)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+// leaderStopped is what the checker publishes after the leader m1 stopped
+// and m2 took over.
+func leaderStopped(at time.Time) *collector.Snapshot {
+	s := statustest.NewLeader(statustest.Healthy("main", at), "m2", 3, at.Add(-20*time.Second))
+	s.Members[0].LastSeen = at.Add(-25 * time.Second)
+	return statustest.Down(s, "m1", "dial tcp 127.0.0.1:2379: connect: connection refused")
 }
 
 func newHandler(t *testing.T, opts Options) http.Handler {
@@ -113,9 +78,9 @@ func addAlert(t *testing.T, store *alerthistory.Store, status, name, member, sum
 }
 
 func TestPageShowsClusterAndDownMember(t *testing.T) {
-	c, ch := startCluster(t)
+	src := healthy(time.Now())
 	alerts := alerthistory.New(100, collector.LabelCluster, slog.New(slog.DiscardHandler))
-	h := newHandler(t, Options{Checkers: collector.Checkers{ch}, Alerts: alerts, Version: "1.2.3"})
+	h := newHandler(t, Options{Clusters: []status.Source{src}, Alerts: alerts, Version: "1.2.3"})
 
 	rec := get(t, h, http.MethodGet, "/")
 	if rec.Code != http.StatusOK {
@@ -151,70 +116,83 @@ func TestPageShowsClusterAndDownMember(t *testing.T) {
 			t.Errorf("page has %q", bad)
 		}
 	}
-	leader, err := c.Leader(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
 	rows := memberRows(body)
 	if len(rows) != 3 {
 		t.Fatalf("want 3 member rows, got %d: %v", len(rows), rows)
 	}
-	for _, m := range c.Members() {
-		r, ok := rows[m.Name]
+	for i, name := range []string{"m1", "m2", "m3"} {
+		r, ok := rows[name]
 		if !ok {
-			t.Fatalf("no row for %s", m.Name)
+			t.Fatalf("no row for %s", name)
 		}
 		if r.status != "UP" {
-			t.Errorf("%s: status %q, want UP", m.Name, r.status)
+			t.Errorf("%s: status %q, want UP", name, r.status)
 		}
 		role := "follower"
-		if m == leader {
+		if name == "m1" {
 			role = "leader"
 		}
-		for _, want := range []string{m.ClientURL, `data-label="Role" class="half">` + role + `<`, " of 2.0 GiB (", " ms<", "<meter "} {
+		p99 := []string{"1.20 ms<", "1.80 ms<", "0.95 ms<"}[i]
+		for _, want := range []string{fmt.Sprintf("http://127.0.0.1:%d", 2379+10*i), `data-label="Role" class="half">` + role + `<`,
+			"12.0 MiB of 2.0 GiB (1%)", p99, `<meter class="ok" min="0" max="1" low="0.75" high="0.9" optimum="0" value="0.0059">`, "in use 9.0 MiB"} {
 			if !strings.Contains(r.html, want) {
-				t.Errorf("%s row lacks %q: %s", m.Name, want, r.html)
+				t.Errorf("%s row lacks %q: %s", name, want, r.html)
 			}
 		}
 	}
 
-	// Stop the leader: the page must show it DOWN, the quorum arithmetic,
-	// the new leader and the change.
-	addAlert(t, alerts, "firing", "EtcdMemberDown", leader.Name, `member <b>`+leader.Name+`</b> is down`)
-	if err := leader.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, ch, "showing the stopped leader down and a new leader", func(s api.ClusterStatus) bool {
-		return s.HasLeader && s.LeaderName != leader.Name && s.State == api.StateDegraded && memberDown(s, leader.Name)
-	})
+	// The leader stops: the page must show it DOWN (with when it was last
+	// seen and why), the quorum arithmetic, the new leader and the change.
+	addAlert(t, alerts, "firing", "EtcdMemberDown", "m1", `member <b>m1</b> is down`)
+	src.Set(leaderStopped(time.Now()))
 	body = get(t, h, http.MethodGet, "/").Body.String()
 	rows = memberRows(body)
-	if r := rows[leader.Name]; r.status != "DOWN" || !strings.Contains(r.html, ">DOWN</span>") || !strings.Contains(r.html, "last seen") {
-		t.Errorf("stopped member %s: status %q, row %s", leader.Name, r.status, r.html)
+	if r := rows["m1"]; r.status != "DOWN" || !strings.Contains(r.html, ">DOWN</span>") || !strings.Contains(r.html, "last seen <time") ||
+		!strings.Contains(r.html, ">25s ago</time>") || !strings.Contains(r.html, "connect: connection refused") || !strings.Contains(r.html, `data-label="Role" class="half">—<`) {
+		t.Errorf("stopped member m1: status %q, row %s", r.status, r.html)
 	}
 	for _, want := range []string{
 		`data-state="degraded">DEGRADED</span>`,
+		`<title>DEGRADED · etcd-monitor</title>`,
 		`quorum 2 of 3, tolerates 0 failures`,
-		`member ` + leader.Name + ` is down`,
+		`leader <b data-leader>m2</b>`,
+		`<li>member m1 is down</li>`,
+		`<li>no failure tolerance: one more member lost ends quorum</li>`,
 		`data-leader-change`,
-		`<td>` + leader.Name + `</td>`,
+		`<td>m1</td><td>m2</td><td class="num">3</td>`,
+		`1 observed since the monitor started.`,
 		// Alert text is data: escaped, never markup.
-		`member &lt;b&gt;` + leader.Name + `&lt;/b&gt; is down`,
+		`member &lt;b&gt;m1&lt;/b&gt; is down`,
 		`>FIRING</span>`,
 	} {
 		if !strings.Contains(body, want) {
-			t.Errorf("page after stopping %s lacks %q", leader.Name, want)
+			t.Errorf("page after stopping m1 lacks %q", want)
 		}
 	}
 }
 
-func memberDown(s api.ClusterStatus, name string) bool {
-	for _, m := range s.Members {
-		if m.Name == name {
-			return !m.Up
+// The DB meter turns colour where the shipped quota alerts fire.
+func TestPageDBLevels(t *testing.T) {
+	s := statustest.Healthy("main", time.Now())
+	s.Members[0].DBSize = 1900 << 20 // 93%
+	s.Members[1].DBSize = 1600 << 20 // 78%
+	s.Members[2].Alarms = []string{"NOSPACE"}
+	h := newHandler(t, Options{Clusters: []status.Source{statustest.New("main").Set(s)}})
+	body := get(t, h, http.MethodGet, "/").Body.String()
+	rows := memberRows(body)
+	for name, want := range map[string]string{"m1": `<meter class="bad"`, "m2": `<meter class="warn"`, "m3": `<meter class="ok"`} {
+		if !strings.Contains(rows[name].html, want) {
+			t.Errorf("%s row lacks %q: %s", name, want, rows[name].html)
 		}
 	}
-	return false
+	if rows["m3"].status != "UP NOSPACE" || !strings.Contains(rows["m3"].html, `<span class="pill warn">UP NOSPACE</span>`) {
+		t.Errorf("m3 with an alarm: %+v", rows["m3"])
+	}
+	for _, want := range []string{`<li class="alarm">alarms: <b data-alarms>NOSPACE on m3</b>`, `<li>alarm NOSPACE on member m3</li>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
 }
 
 func TestPageRoutesAndMethods(t *testing.T) {
@@ -249,15 +227,13 @@ func TestPageRoutesAndMethods(t *testing.T) {
 // Several clusters: per-cluster API links carry ?cluster= (escaped), and a
 // cluster that was never reached shows UNKNOWN without breaking the page.
 func TestPageSeveralClusters(t *testing.T) {
-	a := newChecker(t, "prod-a", []string{"127.0.0.1:1"})
-	b := newChecker(t, "prod b&c", []string{"127.0.0.1:1"})
-	t.Cleanup(a.Close)
-	t.Cleanup(b.Close)
-	h := newHandler(t, Options{Checkers: collector.Checkers{a, b}, TelemetryPath: "/m", Refresh: 2500 * time.Millisecond})
+	a := healthy(time.Now())
+	b := statustest.New("prod b&c")
+	h := newHandler(t, Options{Clusters: []status.Source{a, b}, TelemetryPath: "/m", Refresh: 2500 * time.Millisecond})
 	rec := get(t, h, http.MethodGet, "/")
 	body := rec.Body.String()
 	for _, want := range []string{
-		`href="/api/v1/cluster/status?cluster=prod-a"`,
+		`href="/api/v1/cluster/status?cluster=main"`,
 		`href="/api/v1/cluster/leader?cluster=prod%20b%26c"`,
 		`href="/api/v1/alerts/history?cluster=prod%20b%26c"`,
 		`href="/api/v1/alerts/history"`,
@@ -268,6 +244,9 @@ func TestPageSeveralClusters(t *testing.T) {
 		`data-state="unknown">UNKNOWN</span>`,
 		`no check has finished yet`,
 		`quorum unknown`,
+		// The worst state heads the page; unknown is worse than healthy.
+		`<span class="badge unknown" data-overall="unknown">UNKNOWN</span>`,
+		`<a href="#cluster-main"><span class="name">main</span> <span class="badge healthy">HEALTHY</span></a>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)

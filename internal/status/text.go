@@ -1,4 +1,4 @@
-package statuspage
+package status
 
 import (
 	"fmt"
@@ -6,20 +6,18 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/etcd-monitor/etcd-monitor/internal/api"
 )
 
 // The functions below turn the status view into the words people read. The
-// `check` command prints them too, so a table in a terminal and the page in
-// a browser never phrase the same fact differently. They return "" for
+// status page and the `check` command both print them, so a table in a
+// terminal and the page in a browser never phrase the same fact differently. They return "" for
 // what is not known (a down member has no DB size); each surface shows its
 // own placeholder for that.
 
 // QuorumText is e.g. "quorum 2 of 3, tolerates 1 failure", or what is
 // missing when the cluster has no quorum.
-func QuorumText(cs api.ClusterStatus) string {
-	if cs.State == api.StateUnknown || cs.MemberCount == 0 {
+func QuorumText(cs ClusterStatus) string {
+	if cs.State == StateUnknown || cs.MemberCount == 0 {
 		return "quorum unknown"
 	}
 	if !anyUp(cs.Members) {
@@ -43,7 +41,7 @@ func QuorumText(cs api.ClusterStatus) string {
 func StateText(state string) string { return strings.ToUpper(state) }
 
 // LeaderText names the leader, or says there is none.
-func LeaderText(cs api.ClusterStatus) string {
+func LeaderText(cs ClusterStatus) string {
 	switch {
 	case cs.LeaderName != "":
 		return cs.LeaderName
@@ -54,7 +52,7 @@ func LeaderText(cs api.ClusterStatus) string {
 }
 
 // AlarmsText lists active alarms as "NOSPACE on m1", or "none".
-func AlarmsText(cs api.ClusterStatus) string {
+func AlarmsText(cs ClusterStatus) string {
 	if len(cs.Alarms) == 0 {
 		return "none"
 	}
@@ -68,7 +66,7 @@ func AlarmsText(cs api.ClusterStatus) string {
 // MemberStatusText is one word for a member's health, worst first:
 // DOWN (no Status answer), UNHEALTHY (answers but cannot serve a read),
 // PARTITIONED, or UP. Alarms follow it ("UP NOSPACE").
-func MemberStatusText(m api.MemberStatus) string {
+func MemberStatusText(m MemberStatus) string {
 	s := "UP"
 	switch {
 	case !m.Up:
@@ -86,7 +84,7 @@ func MemberStatusText(m api.MemberStatus) string {
 
 // RoleText is leader, follower or learner; "" for a down voting member,
 // whose role nobody can tell.
-func RoleText(m api.MemberStatus) string {
+func RoleText(m MemberStatus) string {
 	switch {
 	case m.Learner:
 		return "learner"
@@ -100,7 +98,7 @@ func RoleText(m api.MemberStatus) string {
 
 // DBText is e.g. "12.3 MiB of 2.0 GiB (1%)": the physical size, which is
 // what the quota (and so the NOSPACE alarm) counts.
-func DBText(m api.MemberStatus) string {
+func DBText(m MemberStatus) string {
 	if !m.Up {
 		return ""
 	}
@@ -111,7 +109,7 @@ func DBText(m api.MemberStatus) string {
 }
 
 // DBPercent is the DB size as a rounded percentage of the quota.
-func DBPercent(m api.MemberStatus) int {
+func DBPercent(m MemberStatus) int {
 	if m.DBQuota <= 0 {
 		return 0
 	}
@@ -119,7 +117,7 @@ func DBPercent(m api.MemberStatus) int {
 }
 
 // LagText is the raft index lag behind the leader, in entries.
-func LagText(m api.MemberStatus) string {
+func LagText(m MemberStatus) string {
 	if !m.Up {
 		return ""
 	}
@@ -127,7 +125,7 @@ func LagText(m api.MemberStatus) string {
 }
 
 // P99Text is the probe read latency p99, e.g. "1.25 ms".
-func P99Text(m api.MemberStatus) string {
+func P99Text(m MemberStatus) string {
 	if m.ProbeP99Ms == nil {
 		return ""
 	}
@@ -188,7 +186,7 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-func anyUp(ms []api.MemberStatus) bool {
+func anyUp(ms []MemberStatus) bool {
 	for _, m := range ms {
 		if m.Up {
 			return true

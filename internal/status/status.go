@@ -1,13 +1,46 @@
-// Package api serves the REST API (/health, /api/v1/…) from the checkers'
-// snapshots, and defines the status views that the status page and the
-// `check` command render as well, so all three always say the same thing.
-package api
+// Package status is the one model of a watched cluster's state and the one
+// judgement of it (healthy, degraded, unavailable). The REST API, the status
+// page and the `check` command all render a ClusterStatus built here, in the
+// words of text.go, so a script, a browser and an API client never disagree
+// about a cluster.
+//
+// It reads a cluster through Source, which *collector.Checker satisfies, so
+// views can be tested from hand-built snapshots without starting etcd.
+package status
 
 import (
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
 )
+
+// Source is what the model reads of one watched cluster: its name and
+// settings, the latest published snapshot, and the recent probe latencies
+// and write rate. *collector.Checker is one; tests build their own.
+type Source interface {
+	Name() string
+	// Config gives the check interval (how fresh a snapshot should be)
+	// and the connection (for the benchmark API).
+	Config() collector.ClusterConfig
+	// Snapshot is nil until the first round has finished.
+	Snapshot() *collector.Snapshot
+	// RecentLatency summarises successful probes per member and operation
+	// over the last window; RecentLatencyByOperation merges the members.
+	RecentLatency(window time.Duration) []collector.LatencySummary
+	RecentLatencyByOperation(window time.Duration) []collector.LatencySummary
+	// WriteRate is revisions per second over about the last window, the
+	// monitor's own probe writes excluded; ok is false until it is known.
+	WriteRate(window time.Duration) (rate float64, ok bool)
+}
+
+// Sources turns the running checkers into the model's sources.
+func Sources(cs collector.Checkers) []Source {
+	out := make([]Source, len(cs))
+	for i, c := range cs {
+		out[i] = c
+	}
+	return out
+}
 
 // Overall states of a cluster, shared by the API, the page and `check`.
 const (
@@ -17,8 +50,9 @@ const (
 	StateUnknown     = "unknown"     // no check has finished yet
 )
 
-// ClusterStatus is GET /api/v1/cluster/status. The first fields are the
-// seed's; the rest are what an operator asks next.
+// ClusterStatus is GET /api/v1/cluster/status and `check --output=json`.
+// The first fields are those of the original etcd-monitor guide's API; the
+// rest are what an operator asks next.
 type ClusterStatus struct {
 	Healthy          bool       `json:"healthy"`
 	LeaderID         uint64     `json:"leader_id"`
@@ -81,7 +115,8 @@ type MemberStatus struct {
 	Error            string     `json:"error,omitempty"`
 }
 
-func timePtr(t time.Time) *time.Time {
+// TimePtr is t in UTC, nil when zero: JSON null for "never".
+func TimePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
@@ -89,24 +124,26 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-// ms turns a duration into milliseconds with microsecond precision.
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+// Ms turns a duration into milliseconds with microsecond precision, the
+// unit of every latency the API and the page show.
+func Ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// latencyWindow is the sliding window the API's latency figures cover.
-const latencyWindow = 5 * time.Minute
+// LatencyWindow is the sliding window of the latency figures: the most
+// the checkers keep.
+const LatencyWindow = 5 * time.Minute
 
-// BuildStatus turns a checker's latest snapshot into the status view.
-func BuildStatus(ch *collector.Checker) ClusterStatus {
-	s := ch.Snapshot()
-	cs := ClusterStatus{Cluster: ch.Name(), State: StateUnknown, Alarms: []Alarm{}, Members: []MemberStatus{}, Problems: []string{}}
+// Build turns a source's latest snapshot into the status view.
+func Build(src Source) ClusterStatus {
+	s := src.Snapshot()
+	cs := ClusterStatus{Cluster: src.Name(), State: StateUnknown, Alarms: []Alarm{}, Members: []MemberStatus{}, Problems: []string{}}
 	if s == nil {
 		cs.Problems = append(cs.Problems, "no check has finished yet")
 		return cs
 	}
 	p99 := map[string]float64{}
-	for _, l := range ch.RecentLatency(latencyWindow) {
+	for _, l := range src.RecentLatency(LatencyWindow) {
 		if l.Operation == collector.OpGet || (l.Operation == collector.OpGetSerializable && p99[l.Member] == 0) {
-			p99[l.Member] = ms(l.P99)
+			p99[l.Member] = Ms(l.P99)
 		}
 	}
 	cs.LeaderID = s.LeaderID
@@ -124,10 +161,10 @@ func BuildStatus(ch *collector.Checker) ClusterStatus {
 	cs.HealthyMembers = s.HealthyVoting
 	cs.FailureTolerance = s.FailureTolerance
 	cs.LeaderChanges = s.LeaderChanges
-	cs.LastLeaderChange = timePtr(s.LastLeaderChange)
+	cs.LastLeaderChange = TimePtr(s.LastLeaderChange)
 	cs.NetworkPartition = s.Partitioned()
 	cs.SplitBrain = s.SplitBrain
-	cs.LastCheck = timePtr(s.Time)
+	cs.LastCheck = TimePtr(s.Time)
 	cs.Version = s.Version
 	cs.RaftTerm = s.RaftTerm
 	cs.Revision = s.Revision
@@ -142,7 +179,7 @@ func BuildStatus(ch *collector.Checker) ClusterStatus {
 		ms := MemberStatus{
 			Name: m.Label(), ID: m.ID, Endpoint: m.Endpoint, Up: m.Up, Healthy: m.Healthy,
 			Leader: m.IsLeader, Learner: m.Learner, Partitioned: m.Partitioned,
-			Version: m.Version, Alarms: append([]string{}, m.Alarms...), LastSeen: timePtr(m.LastSeen),
+			Version: m.Version, Alarms: append([]string{}, m.Alarms...), LastSeen: TimePtr(m.LastSeen),
 			Error: m.Err,
 		}
 		if m.ID != 0 {
@@ -168,48 +205,12 @@ func BuildStatus(ch *collector.Checker) ClusterStatus {
 	return cs
 }
 
-// judge decides the overall state and lists what is wrong, worst first.
-func judge(s *collector.Snapshot) (string, []string) {
-	problems := []string{}
-	state := StateHealthy
-	worse := func(st, p string) {
-		problems = append(problems, p)
-		if st == StateUnavailable || state == StateHealthy {
-			state = st
-		}
-	}
-	if !s.Success {
-		worse(StateUnavailable, "no member could be reached")
-	} else if !s.HasQuorum {
-		worse(StateUnavailable, "quorum lost: no member can serve a linearizable read")
-	}
-	if s.Success && !s.HasLeader {
-		worse(StateDegraded, "no leader")
-	}
-	if s.SplitBrain {
-		worse(StateDegraded, "split brain: members name different leaders")
-	}
-	for _, m := range s.Members {
-		switch {
-		case !m.Up:
-			worse(StateDegraded, "member "+m.Label()+" is down")
-		case !m.Healthy:
-			worse(StateDegraded, "member "+m.Label()+" cannot serve reads")
-		case m.Partitioned:
-			worse(StateDegraded, "member "+m.Label()+" is partitioned")
-		}
-		for _, a := range m.Alarms {
-			worse(StateDegraded, "alarm "+a+" on member "+m.Label())
-		}
-	}
-	if s.HasQuorum && s.FailureTolerance == 0 && s.VotingMembers > 1 {
-		problems = append(problems, "no failure tolerance: one more member lost ends quorum")
-		if state == StateHealthy {
-			state = StateDegraded
-		}
-	}
-	if s.HashKV != nil && !s.HashKV.Consistent {
-		worse(StateDegraded, "members' KV hashes differ")
-	}
-	return state, problems
-}
+// rank orders the states from best to worst; an unknown cluster (not
+// checked yet) ranks above a healthy one, below one known to be sick.
+var rank = map[string]int{StateHealthy: 0, StateUnknown: 1, StateDegraded: 2, StateUnavailable: 3}
+
+// Worse reports whether state a is worse than b.
+func Worse(a, b string) bool { return rank[a] > rank[b] }
+
+// The running checker is the source in production.
+var _ Source = (*collector.Checker)(nil)
