@@ -12,6 +12,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/bytesize"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/pushgateway"
@@ -61,7 +62,7 @@ func registerDefrag(app *kingpin.Application, out io.Writer) cli.Command {
 			return err
 		}
 		opts := o
-		if opts.Rule.MinFreeBytes, err = parseSize(minFree); err != nil {
+		if opts.Rule.MinFreeBytes, err = bytesize.Parse(minFree); err != nil {
 			return cli.Usagef("--min-free-bytes: %v", err)
 		}
 		if keepSet && !opts.Compact {
