@@ -11,6 +11,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 var sizeRE = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B|B)?\s*$`)
@@ -24,8 +25,8 @@ var units = map[string]float64{
 // ErrSyntax is wrapped by Parse's errors for text that is not a size.
 var ErrSyntax = errors.New("not a size")
 
-// Parse reads "100MiB", "1.5GiB", "2GB" or a plain number of bytes. A
-// fraction of a byte is dropped.
+// Parse reads "100MiB", "1.5GiB", "2GB" or a plain number of bytes. What a
+// fraction of a unit leaves below one byte is dropped.
 func Parse(s string) (int64, error) {
 	m := sizeRE.FindStringSubmatch(s)
 	if m == nil {
@@ -33,9 +34,14 @@ func Parse(s string) (int64, error) {
 	}
 	if m[2] == "" || m[2] == "B" {
 		// Whole bytes exactly: a float64 would round sizes above 2^53.
-		if n, err := strconv.ParseInt(m[1], 10, 64); err == nil {
-			return n, nil
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil {
+			if strings.Contains(m[1], ".") {
+				return 0, fmt.Errorf("%q is %w: a fraction of a byte (use e.g. 1.5GiB or a number of bytes)", s, ErrSyntax)
+			}
+			return 0, fmt.Errorf("%q is too large (at most 8EiB)", s)
 		}
+		return n, nil
 	}
 	f, err := strconv.ParseFloat(m[1], 64)
 	if err != nil {

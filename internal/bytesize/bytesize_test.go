@@ -22,7 +22,7 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "-1", "1.5.2", "10 apples", "1e9", "GiB", "0x10", "99999999TiB", "9223372036854775808"} {
+	for _, in := range []string{"", "-1", "1.5.2", "10 apples", "1e9", "GiB", "0x10", "99999999TiB", "9223372036854775808", "1.5", "2.0B"} {
 		if n, err := Parse(in); err == nil {
 			t.Errorf("Parse(%q) = %d, want an error", in, n)
 		}
