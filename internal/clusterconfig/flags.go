@@ -27,9 +27,11 @@ func AddNameFlag(cmd etcdconn.FlagRegisterer, dst *string) {
 
 type nameValue struct{ p *string }
 
+// Set names the flag in its error: commands that parse their flags in
+// tests, without main's cli.NameParseError, see the same line.
 func (v nameValue) Set(s string) error {
 	if err := CheckName(s); err != nil {
-		return err
+		return fmt.Errorf("--cluster.name: %w", err)
 	}
 	*v.p = s
 	return nil
@@ -47,7 +49,16 @@ func (v nameValue) String() string {
 func AddQuotaFlag(cmd etcdconn.FlagRegisterer, dst *int64) {
 	*dst = collector.DefaultQuotaBackendBytes
 	cmd.Flag("etcd.quota-backend-bytes", "Backend quota assumed for members that do not report theirs (etcd before 3.6): 8GiB, or a number of bytes; etcd's default is 2GiB.").
-		Default(bytesize.Exact(collector.DefaultQuotaBackendBytes)).SetValue(bytesize.NewFlag(dst))
+		Default(bytesize.Exact(collector.DefaultQuotaBackendBytes)).SetValue(quotaValue{bytesize.NewFlag(dst)})
+}
+
+type quotaValue struct{ *bytesize.Flag }
+
+func (v quotaValue) Set(s string) error {
+	if err := v.Flag.Set(s); err != nil {
+		return fmt.Errorf("--etcd.quota-backend-bytes: %w", err)
+	}
+	return nil
 }
 
 // Flags are a cluster's settings on the command line: the connection (when
@@ -244,5 +255,9 @@ func Describe(c collector.ClusterConfig) string {
 	if c.Probe.Interval > 0 {
 		probes = fmt.Sprintf("probes every %s", c.Probe.Interval)
 	}
-	return fmt.Sprintf("cluster %q: %d endpoints, checked every %s, %s", c.Name, len(c.Conn.Endpoints), c.HealthCheckInterval, probes)
+	eps := fmt.Sprintf("%d endpoints", len(c.Conn.Endpoints))
+	if len(c.Conn.Endpoints) == 1 {
+		eps = "1 endpoint"
+	}
+	return fmt.Sprintf("cluster %q: %s, checked every %s, %s", c.Name, eps, c.HealthCheckInterval, probes)
 }
