@@ -111,6 +111,19 @@ func TestParseRefuses(t *testing.T) {
 		{"bool as yes", "clusters:\n  - name: a\n    endpoints: [h:1]\n    insecure_skip_verify: yes\n", `clusters.yml:4: clusters[0].insecure_skip_verify: want true or false, got "yes"`},
 		{"bool as string", "clusters:\n  - name: a\n    endpoints: [h:1]\n    probe:\n      write: \"true\"\n", `clusters.yml:5: clusters[0].probe.write: want true or false, got "true"`},
 
+		// The same rules as the flags (cmd/etcd-monitor's TestFlagsAndFileRefuseAlike).
+		{"probe keys at the top of the keyspace", "clusters:\n  - name: a\n    endpoints: [h:1]\n    probe:\n      key_prefix: /\n", `clusters.yml:5: clusters[0].probe.key_prefix: "/" is the top of the keyspace`},
+		{"endpoint port out of range", "clusters:\n  - name: a\n    endpoints:\n      - h:1\n      - 127.0.0.1:99999\n", `clusters.yml:5: clusters[0].endpoints[1]: endpoint "http://127.0.0.1:99999": port "99999" is not a port (1 to 65535)`},
+		{"mixed schemes", "clusters:\n  - name: a\n    endpoints: [https://h:1, h:2, http://h:3]\n", "clusters.yml:3: clusters[0].endpoints: https://h:1 and http://h:3 use different schemes"},
+		{"TLS settings with http endpoints", "clusters:\n  - name: a\n    endpoints: [http://h:1]\n    ca_file: " + notPEM + "\n", "clusters.yml:4: clusters[0].ca_file: set, but the endpoints are http://"},
+		{"request timeout too short", "clusters:\n  - name: a\n    endpoints: [h:1]\n    request_timeout: 1ns\n", "clusters.yml:4: clusters[0].request_timeout: 1ns is too short for any etcd request to complete (at least 10ms)"},
+		{"probe timeout too short", "clusters:\n  - name: a\n    endpoints: [h:1]\n    probe: {timeout: 1ms}\n", "clusters.yml:4: clusters[0].probe.timeout: 1ms is too short"},
+		{"endpoint with a password", "clusters:\n  - name: a\n    endpoints: [http://u:hunter2@h:1]\n", "clusters.yml:3: clusters[0].endpoints[0]: endpoint with user information"},
+		{"unknown field in an anchor nobody merges", "x-base: &base\n  colour: blue\nclusters:\n  - name: a\n    endpoints: [h:1]\n", ""},
+		{"duplicate top-level key", "clusters:\n  - {name: a, endpoints: [h:1]}\nclusters: []\n", "clusters.yml:3: clusters: duplicate field (first at line 1)"},
+		{"clusters an alias to a scalar", "x-s: &s 3\nclusters: *s\n", "clusters.yml:2: clusters: want a list of clusters, got a number value"},
+		{"probe merged in, not a mapping", "x-p: &p {probe: 5s}\nclusters:\n  - {<<: *p, name: a, endpoints: [h:1]}\n", "clusters.yml:1: clusters[0].probe: want a mapping"},
+
 		// Found by etcdconn.Config.Load, placed at the field's line.
 		{"missing CA file", "clusters:\n  - name: a\n    endpoints: [h:1]\n    ca_file: " + missing + "\n", "clusters.yml:4: clusters[0].ca_file: open " + missing + ": no such file or directory"},
 		{"CA file without a certificate", "clusters:\n  - name: a\n    endpoints: [h:1]\n    ca_file: " + notPEM + "\n", "clusters.yml:4: clusters[0].ca_file: " + notPEM + " holds no PEM certificate"},
@@ -124,6 +137,14 @@ func TestParseRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfgs, err := Parse("clusters.yml", []byte(tc.yaml), Defaults{Probe: collector.ProbeConfig{Interval: 5 * time.Second}})
+			if tc.want == "" {
+				// x- keys are not checked: they hold whatever the
+				// entries merge.
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
 			if err == nil {
 				t.Fatalf("accepted: %+v", cfgs)
 			}
@@ -195,7 +216,7 @@ clusters:
     dial_timeout: 1500ms
     request_timeout: 4s
     health_check_interval: 15s
-    quota_backend_bytes: 8589934592
+    quota_backend_bytes: 8GiB
     hashkv_interval: 5m
     probe:
       interval: 3s

@@ -53,6 +53,9 @@ func newIndex(file string, root *yaml.Node, size int) (*index, error) {
 	var listKey *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if k := yamlerr.Resolve(root.Content[i]); k != nil && k.Kind == yaml.ScalarNode && k.Value == "clusters" {
+			if listKey != nil {
+				return nil, ix.errf(k.Line, "clusters", "duplicate field (first at line %d)", listKey.Line)
+			}
 			listKey, list = root.Content[i], root.Content[i+1]
 		}
 	}
