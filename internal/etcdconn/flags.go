@@ -42,7 +42,8 @@ func RegisterFlags(app FlagRegisterer, defaultEndpoints string) *Flags {
 	f := &Flags{}
 	f.endpoints = app.Flag("etcd.endpoints", "Comma-separated etcd client URLs (host:port or http(s)://host:port). Other members are found through the member list.").
 		Default(defaultEndpoints).String()
-	// The seed's spelling, kept so existing command lines work.
+	// The original etcd-monitor guide's spelling, kept so existing command
+	// lines work.
 	f.endpointsAlias = app.Flag("endpoints", "Alias of --etcd.endpoints.").Hidden().NoEnvar().String()
 	app.Flag("etcd.dial-timeout", "Timeout for establishing a connection to a member.").
 		Default(DefaultDialTimeout.String()).DurationVar(&f.cfg.DialTimeout)
