@@ -77,10 +77,11 @@ type parser struct {
 
 // entry is one cluster after Check, before its files are read.
 type entry struct {
-	cfg  collector.ClusterConfig
-	raw  *clusterYAML
-	path string // "clusters[0]"
-	line int    // of the entry's mapping
+	cfg   collector.ClusterConfig
+	raw   *clusterYAML
+	index int
+	path  string // "clusters[0]"
+	line  int    // of the entry's mapping
 }
 
 // Parse validates a config file's contents and returns one ClusterConfig per
@@ -154,7 +155,9 @@ func (p *parser) parse(data []byte) ([]*entry, error) {
 		}
 	}
 	if len(f.Clusters) != len(p.ix.entries) {
-		return nil, p.errf(1, "clusters", "decoded %d clusters of %d", len(f.Clusters), len(p.ix.entries))
+		// The index and the decoder read the same document; this would be
+		// a bug, not bad input, but is still said without a panic.
+		return nil, p.errf(1, "clusters", "%d clusters decoded, %d listed", len(f.Clusters), len(p.ix.entries))
 	}
 	entries := make([]*entry, 0, len(f.Clusters))
 	for i := range f.Clusters {
@@ -216,7 +219,7 @@ func (p *parser) decodeError(err error) error {
 
 // cluster converts one entry, inheriting the defaults, and checks it.
 func (p *parser) cluster(i int, c *clusterYAML) (*entry, error) {
-	e := &entry{raw: c, path: fmt.Sprintf("clusters[%d]", i), line: p.ix.entries[i].line}
+	e := &entry{raw: c, index: i, path: fmt.Sprintf("clusters[%d]", i), line: p.ix.entries[i].line}
 	d := p.defaults
 	v := values{p: p, e: e}
 	if !set(&c.Name) {
@@ -280,19 +283,13 @@ func (p *parser) fieldError(e *entry, err error) error {
 	if n := e.raw.node(fe.Field); n != nil {
 		line, found = n.Line, true
 	} else if strings.HasPrefix(fe.Field, "probe.") && e.raw.Probe != nil {
-		line = p.ix.entries[e.index()].probeLine
+		line = p.ix.entries[e.index].probeLine
 	}
 	msg := fe.Err.Error()
 	if !found && inherited[fe.Field] {
 		msg += " from the command line"
 	}
 	return p.errf(line, e.path+"."+fe.Field, "%s", msg)
-}
-
-func (e *entry) index() int {
-	var i int
-	_, _ = fmt.Sscanf(e.path, "clusters[%d]", &i)
-	return i
 }
 
 // node is the value of a field given by its config key ("probe.timeout",
