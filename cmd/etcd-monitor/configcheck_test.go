@@ -65,6 +65,7 @@ func TestConfigCheckRefusesWhatServeWould(t *testing.T) {
 		{"TLS settings with http endpoints", []string{"--etcd.endpoints=http://127.0.0.1:2379", "--etcd.insecure-skip-verify"}, "--etcd.insecure-skip-verify: set, but the endpoints are http://"},
 		{"probe keys at the top of the keyspace", []string{"--probe.key-prefix=/"}, `--probe.key-prefix: "/" is the top of the keyspace`},
 		{"original guide's interval flag, negative", []string{"--metrics-interval=-1s"}, "--metrics-interval: must not be negative"},
+		{"original guide's interval flag contradicting the new one", []string{"--metrics-interval=1s", "--probe.interval=2s"}, "--metrics-interval: 1s contradicts --probe.interval=2s"},
 		{"original guide's interval flag, below the timeout", []string{"--metrics-interval=1s", "--probe.timeout=2s"}, "--probe.timeout: 2s is longer than the probe interval 1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

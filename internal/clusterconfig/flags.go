@@ -77,6 +77,7 @@ type Flags struct {
 	hashKVInterval      time.Duration
 	probe               collector.ProbeConfig
 	probeIntervalAlias  time.Duration
+	intervalSet         bool
 	aliasSet            bool
 	probeTimeoutSet     bool
 }
@@ -110,7 +111,7 @@ func RegisterFlags(cmd etcdconn.FlagRegisterer, o Options) *Flags {
 		cmd.Flag("health-check-interval", "How often every member is checked.").
 			Default(o.HealthCheckInterval.String()).DurationVar(&f.healthCheckInterval)
 		cmd.Flag("probe.interval", "How often each member gets a round of synthetic requests (put, get, serializable get, delete); 0 turns probes off.").
-			Default(collector.DefaultProbeInterval.String()).DurationVar(&f.probe.Interval)
+			Default(collector.DefaultProbeInterval.String()).IsSetByUser(&f.intervalSet).DurationVar(&f.probe.Interval)
 		// The original etcd-monitor guide's name for it.
 		cmd.Flag("metrics-interval", "Alias of --probe.interval.").Hidden().NoEnvar().
 			IsSetByUser(&f.aliasSet).DurationVar(&f.probeIntervalAlias)
@@ -189,6 +190,9 @@ func (f *Flags) settings() (Defaults, etcdconn.Config) {
 // file is read.
 func (f *Flags) Defaults() (Defaults, error) {
 	d, conn := f.settings()
+	if f.aliasSet && f.intervalSet && f.probeIntervalAlias != f.probe.Interval {
+		return d, cli.Usagef("--metrics-interval: %s contradicts --probe.interval=%s (the same setting; give one)", f.probeIntervalAlias, f.probe.Interval)
+	}
 	if f.probeTimeoutSet && d.Probe.Timeout == 0 {
 		// Left out, it means "the default"; written out, 0s is a mistake.
 		return d, f.usage(fieldErr("probe.timeout", "must be positive, got 0s"))
@@ -215,6 +219,9 @@ func (f *Flags) Cluster(conn *etcdconn.Config) (collector.ClusterConfig, error) 
 		return collector.ClusterConfig{}, err
 	}
 	if conn == nil {
+		if f.conn == nil {
+			return collector.ClusterConfig{}, errors.New("clusterconfig: no connection flags registered and no connection given")
+		}
 		raw := f.conn.Raw()
 		conn = &raw
 	} else {
