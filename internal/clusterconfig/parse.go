@@ -202,11 +202,11 @@ func (p *parser) decodeError(err error) error {
 	}
 	if d.Unknown != "" {
 		known := map[string][]string{
-			"clusterconfig.clusterYAML": clusterFields,
-			"clusterconfig.probeYAML":   probeFields,
+			reflect.TypeFor[clusterYAML]().String(): clusterFields,
+			reflect.TypeFor[probeYAML]().String():   probeFields,
 		}[d.Type]
 		path := p.ix.keyPath(d.Line, d.Unknown)
-		if d.Unknown == "password" && known != nil && known[0] == "name" {
+		if d.Unknown == "password" && d.Type == reflect.TypeFor[clusterYAML]().String() {
 			// Never echo the value: it is a secret that should not be here.
 			return p.errf(d.Line, path, "passwords are not accepted in the config file: write the password to a file and set password_file")
 		}
