@@ -16,6 +16,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
+	"github.com/etcd-monitor/etcd-monitor/internal/clusterconfig"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/pushgateway"
 )
@@ -96,15 +97,14 @@ func newFlags(cmd *kingpin.CmdClause, stdout io.Writer, isTerm func() bool) *fla
 	flag("key-prefix", "Where the run writes (below a fresh directory); must hold no keys unless --allow-existing-keys.").Default(d.KeyPrefix).StringVar(&c.KeyPrefix)
 	flag("allow-existing-keys", "Run even though --key-prefix holds keys (they are left alone).").BoolVar(&c.AllowExistingKeys)
 	flag("max-quota-usage", "Refuse to start, or stop, when a member's database reaches this share of its quota (0.8 or 80%).").Default("80%").StringVar(&f.maxQuota)
-	cmd.Flag("etcd.quota-backend-bytes", "Backend quota assumed for members that do not report theirs (etcd before 3.6); etcd's default is 2 GiB.").
-		Default(strconv.Itoa(DefaultQuotaBackendBytes)).Int64Var(&c.QuotaBackendBytes)
+	clusterconfig.AddQuotaFlag(cmd, &c.QuotaBackendBytes)
 	flag("output", "Report format: text (like etcd's benchmark) or json.").Default("text").StringVar(&f.output)
 	flag("check", "Judge the run against the seed's expectations (p99 latency, error rate) and exit 1 when it fails them.").BoolVar(&f.check)
 	flag("check.max-p99-latency", "p99 latency --check accepts, per request kind.").Default("100ms").DurationVar(&f.checkP99)
 	flag("check.max-error-rate", "Share of failed requests --check accepts.").Default("0.05").Float64Var(&f.checkErrRate)
 	cmd.Flag("pushgateway.url", "Push the results to this Pushgateway (e.g. http://pushgateway:9091).").StringVar(&f.pushURL)
 	cmd.Flag("pushgateway.job", "job label of the pushed results.").Default(DefaultPushJob).StringVar(&f.pushJob)
-	cmd.Flag("cluster.name", "Name of the cluster: the etcd_cluster label of the pushed results.").Default("default").StringVar(&f.clusterName)
+	clusterconfig.AddNameFlag(cmd, &f.clusterName)
 	return f
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/bytesize"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 )
 
@@ -112,7 +113,7 @@ func (g *guard) preflight(ctx context.Context, s *collector.Snapshot, endpoints 
 	}
 	if u := fullest(s); u.Share >= g.limit {
 		return fmt.Errorf("%w: member %s's database is at %.1f%% of its quota (%s of %s), at or above --max-quota-usage=%s; compact and defragment first",
-			ErrRefused, u.Member, 100*u.Share, humanBytes(u.DBSizeBytes), humanBytes(u.QuotaBytes), percent(g.limit))
+			ErrRefused, u.Member, 100*u.Share, bytesize.Format(u.DBSizeBytes), bytesize.Format(u.QuotaBytes), percent(g.limit))
 	}
 	return nil
 }
@@ -232,7 +233,7 @@ func (g *guard) observe(s *collector.Snapshot, halt func(reason, detail string))
 		g.prev[label] = usageSample{at: now, share: share}
 		if share >= g.limit {
 			halt(StopQuota, fmt.Sprintf("member %s's database reached %.1f%% of its quota (%s of %s), the limit is %s (--max-quota-usage)",
-				label, 100*share, humanBytes(m.DBSize), humanBytes(m.DBQuota), percent(g.limit)))
+				label, 100*share, bytesize.Format(m.DBSize), bytesize.Format(m.DBQuota), percent(g.limit)))
 			continue
 		}
 		if !seen {
@@ -245,7 +246,7 @@ func (g *guard) observe(s *collector.Snapshot, halt func(reason, detail string))
 		rate := (share - p.share) / dt
 		if share+rate*horizon >= g.limit {
 			halt(StopQuota, fmt.Sprintf("member %s's database is at %.1f%% of its quota (%s of %s) and grows %s/s: it would pass the limit of %s (--max-quota-usage) before the next check",
-				label, 100*share, humanBytes(m.DBSize), humanBytes(m.DBQuota), humanBytes(int64(rate*float64(m.DBQuota))), percent(g.limit)))
+				label, 100*share, bytesize.Format(m.DBSize), bytesize.Format(m.DBQuota), bytesize.Format(int64(rate*float64(m.DBQuota))), percent(g.limit)))
 		}
 	}
 }
@@ -288,19 +289,6 @@ func (g *guard) result() ([]Event, QuotaInfo, string) {
 		version = g.last.Version
 	}
 	return ev, g.quota, version
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func percent(share float64) string {

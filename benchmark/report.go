@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/bytesize"
 )
 
 // Report is the result of one run. Its JSON is what `--output json` prints
@@ -306,7 +308,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	q := r.Quota
 	if q.Start.Member != "" {
 		fmt.Fprintf(&b, "\nQuota: fullest member %s at %.1f%% (%s of %s) at the start, peak %.1f%% (%s); the guard stops at %s.\n",
-			q.Start.Member, 100*q.Start.Share, humanBytes(q.Start.DBSizeBytes), humanBytes(q.Start.QuotaBytes),
+			q.Start.Member, 100*q.Start.Share, bytesize.Format(q.Start.DBSizeBytes), bytesize.Format(q.Start.QuotaBytes),
 			100*q.Peak.Share, q.Peak.Member, percent(q.Limit))
 	}
 	cl := r.Cleanup

@@ -6,13 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
-	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/bytesize"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
+	"github.com/etcd-monitor/etcd-monitor/internal/clusterconfig"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/pushgateway"
 )
@@ -51,9 +51,8 @@ func registerDefrag(app *kingpin.Application, out io.Writer) cli.Command {
 		NoEnvar().Default(d.DefragTimeout.String()).DurationVar(&o.DefragTimeout)
 	cmd.Flag("wait-healthy-timeout", "How long a member may take to serve again after its defragmentation before the run stops.").
 		NoEnvar().Default(d.HealthTimeout.String()).DurationVar(&o.HealthTimeout)
-	cmd.Flag("cluster.name", "Name of the cluster in the logs (the etcd_cluster label).").Default(d.ClusterName).StringVar(&o.ClusterName)
-	cmd.Flag("etcd.quota-backend-bytes", "Backend quota assumed for members that do not report theirs (etcd before 3.6); etcd's default is 2 GiB.").
-		Default(strconv.Itoa(collector.DefaultQuotaBackendBytes)).Int64Var(&o.QuotaBackendBytes)
+	clusterconfig.AddNameFlag(cmd, &o.ClusterName)
+	clusterconfig.AddQuotaFlag(cmd, &o.QuotaBackendBytes)
 
 	return cli.Command{Clause: cmd, Run: func(ctx context.Context, logger *slog.Logger) error {
 		cfg, err := conn.Config()
@@ -61,14 +60,11 @@ func registerDefrag(app *kingpin.Application, out io.Writer) cli.Command {
 			return err
 		}
 		opts := o
-		if opts.Rule.MinFreeBytes, err = parseSize(minFree); err != nil {
+		if opts.Rule.MinFreeBytes, err = bytesize.Parse(minFree); err != nil {
 			return cli.Usagef("--min-free-bytes: %v", err)
 		}
 		if keepSet && !opts.Compact {
 			return cli.Usagef("--keep-revisions: only used with --compact")
-		}
-		if opts.QuotaBackendBytes <= 0 {
-			return cli.Usagef("--etcd.quota-backend-bytes: must be positive, got %d", opts.QuotaBackendBytes)
 		}
 		_, err = Defrag(ctx, cfg, opts, out, logger)
 		return err
@@ -92,7 +88,7 @@ func registerSnapshot(app *kingpin.Application, out io.Writer) cli.Command {
 		NoEnvar().Default(DefaultSnapshotTimeout.String()).DurationVar(&timeout)
 	cmd.Flag("pushgateway.url", "Push etcd_monitor_snapshot_* metrics to this Pushgateway (e.g. http://pushgateway:9091).").StringVar(&pushURL)
 	cmd.Flag("pushgateway.job", "job label of the pushed metrics.").NoEnvar().Default(DefaultPushJob).StringVar(&pushJob)
-	cmd.Flag("cluster.name", "Name of the cluster: the etcd_cluster label of the pushed metrics.").Default("default").StringVar(&clusterName)
+	clusterconfig.AddNameFlag(cmd, &clusterName)
 
 	return cli.Command{Clause: cmd, Run: func(ctx context.Context, logger *slog.Logger) error {
 		if err := CheckSnapshotPath(file); err != nil {
@@ -112,9 +108,6 @@ func registerSnapshot(app *kingpin.Application, out io.Writer) cli.Command {
 			if pushJob == "" {
 				return cli.Usagef("--pushgateway.job: must not be empty")
 			}
-		}
-		if clusterName == "" {
-			return cli.Usagef("--cluster.name: must not be empty")
 		}
 		po := PushOptions{URL: pushURL, Job: pushJob, Cluster: clusterName}
 

@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/bytesize"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 )
@@ -363,7 +364,7 @@ func printPlan(out io.Writer, s *collector.Snapshot, plan []uint64, opts DefragO
 func defragOne(ctx context.Context, client *clientv3.Client, ch *collector.Checker, s *collector.Snapshot, m *collector.MemberState,
 	opts DefragOptions, out io.Writer, logger *slog.Logger) (MemberResult, error) {
 	r := memberResult(s, m)
-	fmt.Fprintf(out, "%s: defragmenting (%s, %s in use)...\n", m.Label(), humanBytes(m.DBSize), humanBytes(m.DBSizeInUse))
+	fmt.Fprintf(out, "%s: defragmenting (%s, %s in use)...\n", m.Label(), bytesize.Format(m.DBSize), bytesize.Format(m.DBSizeInUse))
 	logger.Info("defragmenting member", "member", m.Label(), "endpoint", m.Endpoint, "leader", r.Leader, "db_size", m.DBSize, "db_size_in_use", m.DBSizeInUse)
 	own := context.WithoutCancel(ctx)
 
@@ -393,7 +394,7 @@ func defragOne(ctx context.Context, client *clientv3.Client, ch *collector.Check
 	}
 	r.Action = ActionDefragmented
 	fmt.Fprintf(out, "%s: done in %s, %s -> %s, freed %s; serving again after %s\n", m.Label(), r.Took.Round(time.Millisecond),
-		humanBytes(r.SizeBefore), humanBytes(r.SizeAfter), humanBytes(r.Freed), waited.Round(time.Millisecond))
+		bytesize.Format(r.SizeBefore), bytesize.Format(r.SizeAfter), bytesize.Format(r.Freed), waited.Round(time.Millisecond))
 	logger.Info("member defragmented", "member", m.Label(), "took", r.Took, "freed_bytes", r.Freed, "db_size", r.SizeAfter)
 	return r, nil
 }
@@ -466,7 +467,7 @@ func printSummary(out io.Writer, rep *DefragReport) {
 			took = m.Took.Round(time.Millisecond).String()
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, role, m.Action,
-			humanBytes(m.SizeBefore), humanBytes(m.SizeAfter), humanBytes(m.Freed), took)
+			bytesize.Format(m.SizeBefore), bytesize.Format(m.SizeAfter), bytesize.Format(m.Freed), took)
 	}
 	_ = tw.Flush()
 	n := 0
@@ -475,5 +476,5 @@ func printSummary(out io.Writer, rep *DefragReport) {
 			n++
 		}
 	}
-	fmt.Fprintf(out, "%d member(s) defragmented, %s freed in %s.\n", n, humanBytes(rep.Freed()), rep.Took.Round(time.Millisecond))
+	fmt.Fprintf(out, "%d member(s) defragmented, %s freed in %s.\n", n, bytesize.Format(rep.Freed()), rep.Took.Round(time.Millisecond))
 }

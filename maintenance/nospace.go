@@ -11,6 +11,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/bytesize"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 )
 
@@ -31,7 +32,7 @@ func disarmNoSpace(ctx context.Context, client *clientv3.Client, ch *collector.C
 		case !m.Up:
 			r.Reason = "member does not answer, its size is unknown"
 		case m.DBSize >= m.DBQuota:
-			r.Reason = fmt.Sprintf("database still %s, quota %s", humanBytes(m.DBSize), humanBytes(m.DBQuota))
+			r.Reason = fmt.Sprintf("database still %s, quota %s", bytesize.Format(m.DBSize), bytesize.Format(m.DBQuota))
 		default:
 			actx, cancel := context.WithTimeout(ctx, conn.RequestTimeout)
 			_, err := client.AlarmDisarm(actx, &clientv3.AlarmMember{MemberID: m.ID, Alarm: pb.AlarmType_NOSPACE})
@@ -41,7 +42,7 @@ func disarmNoSpace(ctx context.Context, client *clientv3.Client, ch *collector.C
 				break
 			}
 			r.Disarmed = true
-			r.Reason = fmt.Sprintf("database %s, quota %s", humanBytes(m.DBSize), humanBytes(m.DBQuota))
+			r.Reason = fmt.Sprintf("database %s, quota %s", bytesize.Format(m.DBSize), bytesize.Format(m.DBQuota))
 		}
 		res = append(res, r)
 		if r.Disarmed {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/bytesize"
 )
 
 // ErrRefused is wrapped by every error that stops a defragmentation because
@@ -37,14 +38,14 @@ func (r Rule) Needs(m *collector.MemberState) (bool, string) {
 	if m.DBSize > 0 {
 		ratio = float64(free) / float64(m.DBSize)
 	}
-	desc := fmt.Sprintf("%s free of %s (%.0f%%)", humanBytes(free), humanBytes(m.DBSize), 100*ratio)
+	desc := fmt.Sprintf("%s free of %s (%.0f%%)", bytesize.Format(free), bytesize.Format(m.DBSize), 100*ratio)
 	switch {
 	case r.All:
 		return true, desc + ", --force"
 	case r.NoSpace && slices.Contains(m.Alarms, "NOSPACE"):
 		return true, desc + ", NOSPACE alarm"
 	case free < r.MinFreeBytes:
-		return false, fmt.Sprintf("%s, below --min-free-bytes %s", desc, humanBytes(r.MinFreeBytes))
+		return false, fmt.Sprintf("%s, below --min-free-bytes %s", desc, bytesize.Format(r.MinFreeBytes))
 	case ratio < r.MinFreeRatio:
 		return false, fmt.Sprintf("%s, below --min-free-ratio %g", desc, r.MinFreeRatio)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/bytesize"
 )
 
 // Snapshots built by hand test the decisions against situations that are
@@ -172,13 +173,13 @@ func TestRuleNeeds(t *testing.T) {
 
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{"0": 0, "100MiB": 100 << 20, "1GiB": 1 << 30, "1.5KiB": 1536, "2MB": 2e6, "4096": 4096, " 10 KiB ": 10240} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		if got, err := bytesize.Parse(in); err != nil || got != want {
+			t.Errorf("bytesize.Parse(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "-1", "lots", "10 mb", "1e3"} {
-		if _, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q) accepted", in)
+		if _, err := bytesize.Parse(in); err == nil {
+			t.Errorf("bytesize.Parse(%q) accepted", in)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/bytesize"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 )
@@ -230,5 +231,5 @@ func PrintSnapshot(w io.Writer, r *SnapshotResult) {
 		role = "leader, the only voting member"
 	}
 	fmt.Fprintf(w, "Snapshot saved to %s: %s, revision %d, from %s (%s, %s) in %s; verified (sha256, bbolt).\n",
-		r.Path, humanBytes(r.Size), r.Revision, r.Member, r.Endpoint, role, r.Duration.Round(time.Millisecond))
+		r.Path, bytesize.Format(r.Size), r.Revision, r.Member, r.Endpoint, role, r.Duration.Round(time.Millisecond))
 }

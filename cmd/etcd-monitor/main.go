@@ -45,8 +45,8 @@ func run(args []string) int {
 		check.Register(app),
 		benchmark.Register(app),
 	}
-	// The seed's benchmark mode (--run-benchmark --benchmark-type ...) is
-	// the benchmark command.
+	// The original etcd-monitor guide's benchmark mode (--run-benchmark
+	// --benchmark-type ...) is the benchmark command.
 	args, _ = benchmark.SeedArgs(args)
 	selected, err := app.Parse(args)
 	if err != nil {

@@ -80,7 +80,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"unparsable endpoint", nil, []string{"--etcd.endpoints=http://[::1"}, "--etcd.endpoints"},
 		{"endpoint without port", nil, []string{"--etcd.endpoints=http://127.0.0.1"}, "--etcd.endpoints"},
 		{"endpoint with wrong scheme", nil, []string{"--etcd.endpoints=ftp://127.0.0.1:2379"}, "--etcd.endpoints"},
-		{"seed alias, unparsable", nil, []string{"--endpoints=:::"}, "--etcd.endpoints"},
+		{"alias from the original guide, unparsable", nil, []string{"--endpoints=:::"}, "--endpoints:"},
 		{"missing CA file", nil, []string{"--etcd.cacert=" + filepath.Join(dir, "nope.pem")}, "--etcd.cacert"},
 		{"CA file without certificates", nil, []string{"--etcd.cacert=" + empty}, "--etcd.cacert"},
 		{"missing cert file", nil, []string{"--etcd.cert=" + filepath.Join(dir, "c.pem"), "--etcd.key=" + filepath.Join(dir, "k.pem")}, "--etcd.cert"},

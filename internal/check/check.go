@@ -26,7 +26,6 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/clusterconfig"
-	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
 )
 
@@ -63,34 +62,17 @@ func Register(app *kingpin.Application) cli.Command {
 
 func register(app *kingpin.Application, out io.Writer) cli.Command {
 	cmd := app.Command("check", "Check etcd clusters once and print their status; exit 0 healthy, 1 degraded, 3 unavailable or unreachable (2: bad input).")
-	conn := etcdconn.RegisterFlags(cmd, "127.0.0.1:2379")
-	name := cmd.Flag("cluster.name", "Name of the cluster in the report (serve's etcd_cluster label).").Default("default").String()
-	configFile := cmd.Flag("config.file", "YAML file listing clusters (as for serve); all are checked at once and the exit code is the worst. JSON output is then an array.").String()
-	quota := cmd.Flag("etcd.quota-backend-bytes", "Backend quota assumed for members that do not report theirs (before etcd 3.6).").
-		Default(fmt.Sprint(collector.DefaultQuotaBackendBytes)).Int64()
+	clusters := clusterconfig.RegisterFlags(cmd, clusterconfig.Options{
+		DefaultEndpoints: "127.0.0.1:2379",
+		FileHelp:         "YAML file listing clusters (as for serve); all are checked at once and the exit code is the worst. JSON output is then an array.",
+	})
 	output := cmd.Flag("output", "Report format: table or json (the API's /api/v1/cluster/status).").Short('o').
 		Default(OutputTable).Enum(OutputTable, OutputJSON)
 	return cli.Command{Clause: cmd, Run: func(ctx context.Context, logger *slog.Logger) error {
-		if *quota <= 0 {
-			return cli.Usagef("--etcd.quota-backend-bytes: must be positive, got %d", *quota)
-		}
 		opts := Options{Output: *output, Out: out}
-		if *configFile != "" {
-			dial, request := conn.Timeouts()
-			clusters, err := clusterconfig.Load(*configFile, clusterconfig.Defaults{QuotaBackendBytes: *quota, DialTimeout: dial, RequestTimeout: request})
-			if err != nil {
-				return err
-			}
-			opts.Clusters, opts.List = clusters, true
-		} else {
-			c, err := conn.Config()
-			if err != nil {
-				return err
-			}
-			if *name == "" {
-				return cli.Usagef("--cluster.name: must not be empty")
-			}
-			opts.Clusters = []collector.ClusterConfig{{Name: *name, Conn: c, QuotaBackendBytes: *quota}}
+		var err error
+		if opts.Clusters, opts.List, err = clusters.Clusters(); err != nil {
+			return err
 		}
 		return Run(ctx, logger, opts)
 	}}

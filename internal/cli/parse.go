@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
 )
@@ -22,6 +23,9 @@ func NameParseError(app *kingpin.Application, args []string, err error) error {
 		}
 		m := fc.Model()
 		if serr := m.Value.Set(*el.Value); serr != nil && serr.Error() == err.Error() {
+			if strings.HasPrefix(err.Error(), "--"+m.Name+": ") {
+				return err // the value named its flag itself
+			}
 			return fmt.Errorf("--%s: %w", m.Name, err)
 		}
 	}
@@ -30,7 +34,8 @@ func NameParseError(app *kingpin.Application, args []string, err error) error {
 		m := f.Model()
 		if v := m.Envar; v != "" && f.HasEnvarValue() {
 			if serr := m.Value.Set(f.GetEnvarValue()); serr != nil && serr.Error() == err.Error() {
-				return fmt.Errorf("--%s (from $%s): %w", m.Name, v, err)
+				msg := strings.TrimPrefix(err.Error(), "--"+m.Name+": ")
+				return fmt.Errorf("--%s (from $%s): %s", m.Name, v, msg)
 			}
 		}
 	}

@@ -1,9 +1,14 @@
-// Package clusterconfig loads the multi-cluster config file (--config.file):
-// one entry per watched etcd cluster, each with its own endpoints, TLS, auth,
-// intervals and probe settings. A field an entry leaves out takes the value
-// of the matching command-line flag (Defaults), so flags set fleet-wide
-// values and the file says only what differs. With a single cluster, flags
-// alone suffice and this package is not used.
+// Package clusterconfig is the one way a watched cluster is configured,
+// whether by flags or by the multi-cluster config file (--config.file): both
+// produce a collector.ClusterConfig, completed and checked here (Check,
+// Complete), so a cluster obeys the same rules with the same messages
+// whichever way it is given; only the place an error points to differs
+// (--probe.key-prefix: … or FILE:LINE: clusters[0].probe.key_prefix: …).
+//
+// The config file has one entry per cluster, each with its own endpoints,
+// TLS, auth, intervals and probe settings. A field an entry leaves out takes
+// the value of the matching command-line flag (Defaults), so flags set
+// fleet-wide values and the file says only what differs.
 //
 // The format (docs/clusters.example.yml is a commented example):
 //
@@ -20,7 +25,7 @@
 //	    dial_timeout: 2s             # --etcd.dial-timeout
 //	    request_timeout: 5s          # --etcd.request-timeout
 //	    health_check_interval: 10s   # --health-check-interval
-//	    quota_backend_bytes: 8589934592   # --etcd.quota-backend-bytes
+//	    quota_backend_bytes: 8GiB    # --etcd.quota-backend-bytes
 //	    hashkv_interval: 0s          # --hashkv.interval; 0s turns the check off
 //	    probe:
 //	      interval: 5s               # --probe.interval; 0s turns probes off
@@ -52,11 +57,15 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
+	"github.com/etcd-monitor/etcd-monitor/internal/yamlerr"
 )
 
-// DefaultHealthCheckInterval stands in for a zero Defaults.HealthCheckInterval;
-// it is serve's flag default.
-const DefaultHealthCheckInterval = 10 * time.Second
+// Built-in defaults beside collector's and etcdconn's: the values of the
+// flags a user does not set.
+const (
+	DefaultName                = "default"
+	DefaultHealthCheckInterval = 10 * time.Second
+)
 
 // maxFileSize keeps a mistaken --config.file=/dev/zero (or a log file) from
 // being read into memory; real configs are a few kilobytes.
@@ -65,6 +74,17 @@ const maxFileSize = 4 << 20
 // nameRE keeps names usable as label values, file names and URL path
 // segments (the REST API addresses clusters by name) without escaping.
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
+
+// CheckName is the rule for a cluster's name, from --cluster.name or a file.
+func CheckName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("must not be empty")
+	case !nameRE.MatchString(name):
+		return fmt.Errorf("%q: use only letters, digits, '_', '.' and '-'", name)
+	}
+	return nil
+}
 
 // Defaults are the command-line flag values a cluster entry inherits for the
 // fields it leaves out. Endpoints, TLS and auth are never inherited: they
@@ -85,6 +105,10 @@ type Defaults struct {
 	Probe               collector.ProbeConfig
 }
 
+// withBuiltins is the one place built-in defaults are applied: a config
+// produced by this package has every field set, so the defaulting in
+// collector.NewChecker (quota, key prefix, probe timeout) never applies to
+// it; it only serves configs built in code (tests).
 func (d Defaults) withBuiltins() Defaults {
 	if d.HealthCheckInterval == 0 {
 		d.HealthCheckInterval = DefaultHealthCheckInterval
@@ -104,6 +128,84 @@ func (d Defaults) withBuiltins() Defaults {
 	return d
 }
 
+// cluster is a cluster with every inherited field set from d, as it is:
+// a zero value from a flag is the user's and Check judges it.
+func (d Defaults) cluster(name string, conn *etcdconn.Config) collector.ClusterConfig {
+	conn.DialTimeout, conn.RequestTimeout = d.DialTimeout, d.RequestTimeout
+	return collector.ClusterConfig{
+		Name: name, Conn: conn,
+		HealthCheckInterval: d.HealthCheckInterval, QuotaBackendBytes: d.QuotaBackendBytes,
+		HashKVInterval: d.HashKVInterval, Probe: d.Probe,
+	}
+}
+
+// Check is the one validation of a cluster's settings, reading no file.
+// Errors are *etcdconn.FieldError naming the setting by its config file key
+// ("probe.key_prefix", "endpoints[1]"); the flags and the file turn that into
+// the flag's name or the file's line. A zero Probe.Timeout is valid: it
+// means the request timeout, at most the probe interval (Complete).
+func Check(c *collector.ClusterConfig) error {
+	if err := CheckName(c.Name); err != nil {
+		return &etcdconn.FieldError{Field: "name", Err: err}
+	}
+	if c.Conn == nil {
+		return &etcdconn.FieldError{Field: "endpoints", Err: errors.New("at least one endpoint is required")}
+	}
+	if err := c.Conn.Check(); err != nil {
+		return err
+	}
+	if c.HealthCheckInterval <= 0 {
+		return fieldErr("health_check_interval", "must be positive, got %s", c.HealthCheckInterval)
+	}
+	if c.HashKVInterval < 0 {
+		return fieldErr("hashkv_interval", "must not be negative (0s turns it off), got %s", c.HashKVInterval)
+	}
+	if c.QuotaBackendBytes <= 0 {
+		return fieldErr("quota_backend_bytes", "must be positive, got %d", c.QuotaBackendBytes)
+	}
+	p := c.Probe
+	if p.Interval < 0 {
+		return fieldErr("probe.interval", "must not be negative (0s turns it off), got %s", p.Interval)
+	}
+	if p.Timeout != 0 {
+		if err := etcdconn.CheckTimeout(p.Timeout); err != nil {
+			return &etcdconn.FieldError{Field: "probe.timeout", Err: err}
+		}
+		// Rounds do not overlap, so a timeout longer than the interval
+		// would let one slow member stretch the probe interval itself.
+		if p.Interval > 0 && p.Timeout > p.Interval {
+			return fieldErr("probe.timeout", "%s is longer than the probe interval %s", p.Timeout, p.Interval)
+		}
+	}
+	switch p.KeyPrefix {
+	case "":
+		return fieldErr("probe.key_prefix", "must not be empty (probe keys would be written at the top of the keyspace)")
+	case "/":
+		return fieldErr("probe.key_prefix", `"/" is the top of the keyspace: name a dedicated prefix such as %s`, collector.DefaultProbeKeyPrefix)
+	}
+	return nil
+}
+
+// Complete checks c (Check) and resolves what is derived from other
+// settings, so the result needs no defaulting downstream.
+func Complete(c *collector.ClusterConfig) error {
+	if err := Check(c); err != nil {
+		return err
+	}
+	if c.Probe.Timeout == 0 {
+		// The --probe.timeout default.
+		c.Probe.Timeout = c.Conn.RequestTimeout
+		if c.Probe.Interval > 0 {
+			c.Probe.Timeout = min(c.Probe.Timeout, c.Probe.Interval)
+		}
+	}
+	return nil
+}
+
+func fieldErr(field, format string, args ...any) error {
+	return &etcdconn.FieldError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
 // Load reads and validates the config file at path; see Parse.
 func Load(path string, defaults Defaults) ([]collector.ClusterConfig, error) {
 	f, err := os.Open(path)
@@ -116,7 +218,7 @@ func Load(path string, defaults Defaults) ([]collector.ClusterConfig, error) {
 		return nil, readError(path, err)
 	}
 	if len(data) > maxFileSize {
-		return nil, cli.Usagef("%s", oneLine(fmt.Sprintf("%s: larger than %d MiB, not a cluster config file", path, maxFileSize>>20)))
+		return nil, cli.Usagef("%s", yamlerr.OneLine(fmt.Sprintf("%s: larger than %d MiB, not a cluster config file", path, maxFileSize>>20)))
 	}
 	return Parse(path, data, defaults)
 }
@@ -127,47 +229,5 @@ func readError(path string, err error) error {
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	return cli.Usagef("%s", oneLine(fmt.Sprintf("%s: cannot read the config file: %v", path, err)))
-}
-
-// Parse validates a config file's contents and returns one ClusterConfig per
-// entry, in file order, each with every field resolved (inherited ones from
-// defaults) and its connection settings loaded (etcdconn.Config.Load: the
-// endpoints normalised, the password and TLS files read). name is the file's
-// path: errors start with it, and relative file paths in the config are
-// resolved against its directory.
-//
-// The first problem found is returned as a cli usage error, one line:
-// FILE:LINE: FIELD: problem. Structure and values of every entry are checked
-// before any file is read, so a typo is reported ahead of a missing
-// certificate.
-func Parse(name string, data []byte, defaults Defaults) ([]collector.ClusterConfig, error) {
-	p := newParser(name, data, defaults)
-	entries, err := p.parse(data)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]collector.ClusterConfig, 0, len(entries))
-	for _, e := range entries {
-		if err := e.cfg.Conn.Load(); err != nil {
-			return nil, p.loadError(e, err)
-		}
-		out = append(out, e.cfg)
-	}
-	return out, nil
-}
-
-// loadError places an error from etcdconn.Config.Load at the line of the
-// field it names, or of the entry when the field is absent (e.g. username,
-// required once password_file is set).
-func (p *parser) loadError(e *entry, err error) error {
-	var fe *etcdconn.FieldError
-	if !errors.As(err, &fe) {
-		return p.errf(e.fields.line, e.fields.path, "%v", err)
-	}
-	line := e.fields.line
-	if k, ok := e.fields.keys[fe.Field]; ok {
-		line = k.Line
-	}
-	return p.errf(line, e.fields.sub(fe.Field), "%v", fe.Err)
+	return cli.Usagef("%s", yamlerr.OneLine(fmt.Sprintf("%s: cannot read the config file: %v", path, err)))
 }

@@ -1,6 +1,7 @@
 package clusterconfig
 
 import (
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
+	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 )
 
 // FuzzParse checks that no input makes the loader panic or hang, that every
@@ -30,6 +32,14 @@ func FuzzParse(f *testing.F) {
 		"clusters:\n  - name: a\n    ca_file: ca.pem\n    username: u\n    password_file: pw\n    endpoints: [h:1]\n",
 		"---\n...\n---\n",
 		"",
+		// The rules shared with the flags: ports, schemes, floors, sizes.
+		"clusters:\n  - name: a\n    endpoints: [h:1, https://h:2]\n    quota_backend_bytes: 8GiB\n",
+		"clusters:\n  - name: a\n    endpoints: [http://h:1, https://h:2]\n",
+		"clusters:\n  - name: a\n    endpoints: [h:99999]\n    request_timeout: 1ns\n",
+		"clusters:\n  - name: a\n    endpoints: [h:1]\n    probe: {key_prefix: /, timeout: 9ms}\n",
+		"clusters:\n  - name: a\n    endpoints: [h:1]\n    quota_backend_bytes: 1.5\n",
+		"x-s: &s 3\nclusters: *s\nclusters: []\n",
+		"x-p: &p {probe: {interval: 1s}}\nclusters:\n  - {<<: [*p, *p], name: a, endpoints: [h:1], probe: {timeout: 2s}}\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -78,6 +88,28 @@ func FuzzParse(f *testing.F) {
 			}
 			if c.Probe.Interval > 0 && (c.Probe.Timeout <= 0 || c.Probe.Timeout > c.Probe.Interval) {
 				t.Fatalf("%s: probe timeout %s with interval %s", c.Name, c.Probe.Timeout, c.Probe.Interval)
+			}
+			// What the flags refuse, the file refuses too: the one Check.
+			if c.Conn.DialTimeout < etcdconn.MinTimeout || c.Conn.RequestTimeout < etcdconn.MinTimeout ||
+				(c.Probe.Timeout != 0 && c.Probe.Timeout < etcdconn.MinTimeout) || c.Probe.KeyPrefix == "/" {
+				t.Fatalf("%s: value below a floor accepted: %+v conn %+v", c.Name, c, c.Conn)
+			}
+			if err := Check(&c); err != nil {
+				t.Fatalf("%s: accepted, but Check refuses it: %v", c.Name, err)
+			}
+			scheme := ""
+			for _, ep := range c.Conn.Endpoints {
+				u, err := url.Parse(ep)
+				if err != nil || u.Port() == "" {
+					t.Fatalf("%s: endpoint %q accepted", c.Name, ep)
+				}
+				if p, _ := strconv.Atoi(u.Port()); p < 1 || p > 65535 {
+					t.Fatalf("%s: endpoint %q: port out of range accepted", c.Name, ep)
+				}
+				if scheme != "" && u.Scheme != scheme {
+					t.Fatalf("%s: mixed schemes accepted: %v", c.Name, c.Conn.Endpoints)
+				}
+				scheme = u.Scheme
 			}
 		}
 	})

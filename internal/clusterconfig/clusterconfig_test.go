@@ -65,6 +65,8 @@ func TestParseRefuses(t *testing.T) {
 		{"unknown field merged in", "x-base: &base\n  colour: blue\nclusters:\n  - <<: *base\n    name: a\n    endpoints: [h:1]\n", "clusters.yml:2: clusters[0].colour: unknown field"},
 		{"duplicate field", "clusters:\n  - name: a\n    endpoints: [h:1]\n    name: b\n", "clusters.yml:4: clusters[0].name: duplicate field (first at line 2)"},
 		{"non-scalar key", "clusters:\n  - name: a\n    endpoints: [h:1]\n    ? [x]\n    : 1\n", "clusters.yml:4: clusters[0]: want a field name as key, got a list"},
+		{"merge loop", "x-self: &self {<<: *self, request_timeout: 9s}\nclusters:\n  - <<: *self\n    name: a\n    endpoints: [h:1]\n", "clusters.yml:1: clusters[0].<<: merges a mapping that contains this merge: a loop"},
+		{"merge loop through a list", "clusters: &c\n  - <<: *c\n", "clusters.yml:2: clusters[0].<<: merges a mapping that contains this merge: a loop"},
 		{"merge of a scalar", "clusters:\n  - name: a\n    endpoints: [h:1]\n    <<: 3\n", "clusters.yml:4: clusters[0].<<: want a mapping or a list of mappings to merge"},
 		{"password in the file", "clusters:\n  - name: a\n    endpoints: [h:1]\n    username: u\n    password: hunter2\n", "clusters.yml:5: clusters[0].password: passwords are not accepted in the config file: write the password to a file and set password_file"},
 		{"probe not a mapping", "clusters:\n  - name: a\n    endpoints: [h:1]\n    probe: 5s\n", "clusters.yml:4: clusters[0].probe: want a mapping"},
@@ -97,16 +99,30 @@ func TestParseRefuses(t *testing.T) {
 		{"negative hashkv interval", "clusters:\n  - name: a\n    endpoints: [h:1]\n    hashkv_interval: -1m\n", "clusters.yml:4: clusters[0].hashkv_interval: must not be negative (0s turns it off), got -1m0s"},
 		{"negative probe interval", "clusters:\n  - name: a\n    endpoints: [h:1]\n    probe:\n      interval: -1s\n", "clusters.yml:5: clusters[0].probe.interval: must not be negative (0s turns it off), got -1s"},
 		{"zero probe timeout", "clusters:\n  - name: a\n    endpoints: [h:1]\n    probe:\n      timeout: 0s\n", "clusters.yml:5: clusters[0].probe.timeout: must be positive, got 0s"},
-		{"probe timeout above interval", "clusters:\n  - name: a\n    endpoints: [h:1]\n    probe:\n      interval: 1s\n      timeout: 2s\n", "clusters.yml:6: clusters[0].probe.timeout: 2s is longer than probe.interval 1s"},
-		{"probe timeout above inherited interval", "clusters:\n  - name: a\n    endpoints: [h:1]\n    probe:\n      timeout: 1m\n", "clusters.yml:5: clusters[0].probe.timeout: 1m0s is longer than probe.interval 5s"},
+		{"probe timeout above interval", "clusters:\n  - name: a\n    endpoints: [h:1]\n    probe:\n      interval: 1s\n      timeout: 2s\n", "clusters.yml:6: clusters[0].probe.timeout: 2s is longer than the probe interval 1s"},
+		{"probe timeout above inherited interval", "clusters:\n  - name: a\n    endpoints: [h:1]\n    probe:\n      timeout: 1m\n", "clusters.yml:5: clusters[0].probe.timeout: 1m0s is longer than the probe interval 5s"},
 		{"empty key prefix", "clusters:\n  - name: a\n    endpoints: [h:1]\n    probe:\n      key_prefix: ''\n", "clusters.yml:5: clusters[0].probe.key_prefix: must not be empty"},
 		{"zero quota", "clusters:\n  - name: a\n    endpoints: [h:1]\n    quota_backend_bytes: 0\n", "clusters.yml:4: clusters[0].quota_backend_bytes: must be positive, got 0"},
 		{"negative quota", "clusters:\n  - name: a\n    endpoints: [h:1]\n    quota_backend_bytes: -1\n", "clusters.yml:4: clusters[0].quota_backend_bytes: must be positive, got -1"},
-		{"quota with a unit", "clusters:\n  - name: a\n    endpoints: [h:1]\n    quota_backend_bytes: 8GiB\n", `clusters.yml:4: clusters[0].quota_backend_bytes: want a number of bytes, got "8GiB"`},
-		{"quota a fraction", "clusters:\n  - name: a\n    endpoints: [h:1]\n    quota_backend_bytes: 1.5\n", `clusters.yml:4: clusters[0].quota_backend_bytes: want a number of bytes, got "1.5"`},
-		{"quota out of range", "clusters:\n  - name: a\n    endpoints: [h:1]\n    quota_backend_bytes: 99999999999999999999\n", `clusters.yml:4: clusters[0].quota_backend_bytes: want a number of bytes, got "99999999999999999999"`},
+		{"quota with an unknown unit", "clusters:\n  - name: a\n    endpoints: [h:1]\n    quota_backend_bytes: 8 gigs\n", `clusters.yml:4: clusters[0].quota_backend_bytes: "8 gigs" is not a size (use e.g. 100MiB, 8GiB or a number of bytes)`},
+		{"quota a fraction", "clusters:\n  - name: a\n    endpoints: [h:1]\n    quota_backend_bytes: 1.5\n", `clusters.yml:4: clusters[0].quota_backend_bytes: "1.5" is not a size: a fraction of a byte`},
+		{"quota out of range", "clusters:\n  - name: a\n    endpoints: [h:1]\n    quota_backend_bytes: 99999999999999999999\n", `clusters.yml:4: clusters[0].quota_backend_bytes: "99999999999999999999" is too large`},
+		{"quota a list", "clusters:\n  - name: a\n    endpoints: [h:1]\n    quota_backend_bytes: [1]\n", `clusters.yml:4: clusters[0].quota_backend_bytes: want a size such as 8GiB or a number of bytes, got a list`},
 		{"bool as yes", "clusters:\n  - name: a\n    endpoints: [h:1]\n    insecure_skip_verify: yes\n", `clusters.yml:4: clusters[0].insecure_skip_verify: want true or false, got "yes"`},
 		{"bool as string", "clusters:\n  - name: a\n    endpoints: [h:1]\n    probe:\n      write: \"true\"\n", `clusters.yml:5: clusters[0].probe.write: want true or false, got "true"`},
+
+		// The same rules as the flags (cmd/etcd-monitor's TestFlagsAndFileRefuseAlike).
+		{"probe keys at the top of the keyspace", "clusters:\n  - name: a\n    endpoints: [h:1]\n    probe:\n      key_prefix: /\n", `clusters.yml:5: clusters[0].probe.key_prefix: "/" is the top of the keyspace`},
+		{"endpoint port out of range", "clusters:\n  - name: a\n    endpoints:\n      - h:1\n      - 127.0.0.1:99999\n", `clusters.yml:5: clusters[0].endpoints[1]: endpoint "http://127.0.0.1:99999": port "99999" is not a port (1 to 65535)`},
+		{"mixed schemes", "clusters:\n  - name: a\n    endpoints: [https://h:1, h:2, http://h:3]\n", "clusters.yml:3: clusters[0].endpoints: https://h:1 and http://h:3 use different schemes"},
+		{"TLS settings with http endpoints", "clusters:\n  - name: a\n    endpoints: [http://h:1]\n    ca_file: " + notPEM + "\n", "clusters.yml:4: clusters[0].ca_file: set, but the endpoints are http://"},
+		{"request timeout too short", "clusters:\n  - name: a\n    endpoints: [h:1]\n    request_timeout: 1ns\n", "clusters.yml:4: clusters[0].request_timeout: 1ns is too short for any etcd request to complete (at least 10ms)"},
+		{"probe timeout too short", "clusters:\n  - name: a\n    endpoints: [h:1]\n    probe: {timeout: 1ms}\n", "clusters.yml:4: clusters[0].probe.timeout: 1ms is too short"},
+		{"endpoint with a password", "clusters:\n  - name: a\n    endpoints: [http://u:hunter2@h:1]\n", "clusters.yml:3: clusters[0].endpoints[0]: endpoint with user information"},
+		{"unknown field in an anchor nobody merges", "x-base: &base\n  colour: blue\nclusters:\n  - name: a\n    endpoints: [h:1]\n", ""},
+		{"duplicate top-level key", "clusters:\n  - {name: a, endpoints: [h:1]}\nclusters: []\n", "clusters.yml:3: clusters: duplicate field (first at line 1)"},
+		{"clusters an alias to a scalar", "x-s: &s 3\nclusters: *s\n", "clusters.yml:2: clusters: want a list of clusters, got a number value"},
+		{"probe merged in, not a mapping", "x-p: &p {probe: 5s}\nclusters:\n  - {<<: *p, name: a, endpoints: [h:1]}\n", "clusters.yml:1: clusters[0].probe: want a mapping"},
 
 		// Found by etcdconn.Config.Load, placed at the field's line.
 		{"missing CA file", "clusters:\n  - name: a\n    endpoints: [h:1]\n    ca_file: " + missing + "\n", "clusters.yml:4: clusters[0].ca_file: open " + missing + ": no such file or directory"},
@@ -121,6 +137,14 @@ func TestParseRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfgs, err := Parse("clusters.yml", []byte(tc.yaml), Defaults{Probe: collector.ProbeConfig{Interval: 5 * time.Second}})
+			if tc.want == "" {
+				// x- keys are not checked: they hold whatever the
+				// entries merge.
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
 			if err == nil {
 				t.Fatalf("accepted: %+v", cfgs)
 			}
@@ -192,7 +216,7 @@ clusters:
     dial_timeout: 1500ms
     request_timeout: 4s
     health_check_interval: 15s
-    quota_backend_bytes: 8589934592
+    quota_backend_bytes: 8GiB
     hashkv_interval: 5m
     probe:
       interval: 3s
@@ -328,14 +352,14 @@ func TestParseDefaults(t *testing.T) {
 }
 
 // Merge keys: explicit fields win over merged ones, earlier merges over
-// later ones, and a mapping that merges itself is not a loop.
+// later ones, and a mapping merged twice counts once.
 func TestParseMerge(t *testing.T) {
 	file := `x-a: &a {health_check_interval: 1s, hashkv_interval: 1m}
 x-b: &b {health_check_interval: 2s, hashkv_interval: 2m, dial_timeout: 3s}
-x-self: &self {<<: *self, request_timeout: 9s}
+x-c: &c {<<: [*a, *b], request_timeout: 9s}
 x-probe: &probe {interval: 4s}
 clusters:
-  - <<: [*a, *b, *self]
+  - <<: [*a, *b, *c]
     name: a
     endpoints: &eps [h:1]
     hashkv_interval: 3m
@@ -441,7 +465,7 @@ func TestExampleFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newParser(path, data, Defaults{})
+	p := newParser(path, Defaults{})
 	entries, err := p.parse(data)
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,9 +63,29 @@ func fieldErr(field string, format string, args ...any) error {
 	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
 }
 
+// MinTimeout is the shortest dial or request timeout accepted: below it no
+// etcd request completes even on loopback (a linearizable read is a raft
+// round, a put an fsync), so a smaller value can only ever time out and
+// would report a healthy cluster as down.
+const MinTimeout = 10 * time.Millisecond
+
+// CheckTimeout is the rule for every etcd timeout, whichever way it is
+// given: positive and at least MinTimeout.
+func CheckTimeout(d time.Duration) error {
+	switch {
+	case d <= 0:
+		return fmt.Errorf("must be positive, got %s", d)
+	case d < MinTimeout:
+		return fmt.Errorf("%s is too short for any etcd request to complete (at least %s)", d, MinTimeout)
+	}
+	return nil
+}
+
 // Load validates the settings, normalises endpoints to URLs with a scheme,
 // reads the password file and the TLS material. Everything that can be wrong
-// with user input is found here, before any connection is attempted.
+// with user input is found here, before any connection is attempted. A zero
+// timeout means the default (for callers that build a Config in code; flags
+// and config files refuse an explicit 0s before calling Load).
 func (c *Config) Load() error {
 	if c.DialTimeout == 0 {
 		c.DialTimeout = DefaultDialTimeout
@@ -72,38 +93,15 @@ func (c *Config) Load() error {
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultRequestTimeout
 	}
-	if c.DialTimeout < 0 {
-		return fieldErr("dial_timeout", "must be positive, got %s", c.DialTimeout)
+	if err := c.Check(); err != nil {
+		return err
 	}
-	if c.RequestTimeout < 0 {
-		return fieldErr("request_timeout", "must be positive, got %s", c.RequestTimeout)
-	}
-	if (c.CertFile == "") != (c.KeyFile == "") {
-		if c.CertFile == "" {
-			return fieldErr("cert_file", "required when key_file is set")
-		}
-		return fieldErr("key_file", "required when cert_file is set")
-	}
-	useTLS := c.CAFile != "" || c.CertFile != "" || c.InsecureSkipVerify
-	if len(c.Endpoints) == 0 {
-		return fieldErr("endpoints", "at least one endpoint is required")
-	}
-	eps := make([]string, 0, len(c.Endpoints))
-	for _, raw := range c.Endpoints {
-		ep, err := NormalizeEndpoint(raw, useTLS)
-		if err != nil {
-			return fieldErr("endpoints", "%w", err)
-		}
-		if strings.HasPrefix(ep, "https://") {
-			useTLS = true
-		}
-		eps = append(eps, ep)
+	eps, err := NormalizeEndpoints(c.Endpoints, c.wantsTLS())
+	if err != nil {
+		return err
 	}
 	c.Endpoints = eps
 	if c.PasswordFile != "" {
-		if c.Username == "" {
-			return fieldErr("username", "required when password_file is set")
-		}
 		b, err := os.ReadFile(c.PasswordFile)
 		if err != nil {
 			return fieldErr("password_file", "%w", err)
@@ -112,10 +110,8 @@ func (c *Config) Load() error {
 		if c.password == "" {
 			return fieldErr("password_file", "%s is empty", c.PasswordFile)
 		}
-	} else if c.Username != "" {
-		return fieldErr("password_file", "required when username is set (passwords are read from a file, never a flag)")
 	}
-	if useTLS {
+	if c.wantsTLS() || strings.HasPrefix(c.Endpoints[0], "https://") {
 		tc, err := c.buildTLS()
 		if err != nil {
 			return err
@@ -124,6 +120,104 @@ func (c *Config) Load() error {
 	}
 	c.loaded = true
 	return nil
+}
+
+// Check validates the settings without reading any file: what a config file
+// check can report for every cluster before the first file is opened.
+func (c *Config) Check() error {
+	if err := CheckTimeout(c.DialTimeout); err != nil {
+		return &FieldError{Field: "dial_timeout", Err: err}
+	}
+	if err := CheckTimeout(c.RequestTimeout); err != nil {
+		return &FieldError{Field: "request_timeout", Err: err}
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		if c.CertFile == "" {
+			return fieldErr("cert_file", "required when key_file is set")
+		}
+		return fieldErr("key_file", "required when cert_file is set")
+	}
+	eps, err := NormalizeEndpoints(c.Endpoints, c.wantsTLS())
+	if err != nil {
+		return err
+	}
+	if field := c.tlsField(); field != "" && strings.HasPrefix(eps[0], "http://") {
+		// The TLS settings would be silently unused: either the scheme or
+		// the setting is a mistake, and guessing which is not ours to do.
+		return fieldErr(field, "set, but the endpoints are http://: write https:// endpoints, or leave the TLS settings out")
+	}
+	switch {
+	case c.PasswordFile != "" && c.Username == "":
+		return fieldErr("username", "required when password_file is set")
+	case c.PasswordFile == "" && c.Username != "":
+		return fieldErr("password_file", "required when username is set (passwords are read from a file, never a flag)")
+	}
+	return nil
+}
+
+// tlsField names the first TLS setting given, "" if none is.
+func (c *Config) tlsField() string {
+	switch {
+	case c.CAFile != "":
+		return "ca_file"
+	case c.CertFile != "":
+		return "cert_file"
+	case c.InsecureSkipVerify:
+		return "insecure_skip_verify"
+	}
+	return ""
+}
+
+// wantsTLS reports whether TLS settings are given: endpoints without a
+// scheme then mean https.
+func (c *Config) wantsTLS() bool {
+	return c.tlsField() != ""
+}
+
+// NormalizeEndpoints normalises a cluster's endpoints (NormalizeEndpoint)
+// with one scheme for all of them, decided without regard to their order:
+// the scheme the endpoints that spell one out agree on, else https when TLS
+// settings are given, else http. Endpoints that spell out different schemes
+// are refused: a cluster serves its clients one way, and one http:// among
+// https:// endpoints is a typo that would send requests (and a password) in
+// clear text. An error about one endpoint is a FieldError for
+// "endpoints[i]", about the list as a whole for "endpoints".
+func NormalizeEndpoints(raw []string, useTLS bool) ([]string, error) {
+	if len(raw) == 0 {
+		return nil, fieldErr("endpoints", "at least one endpoint is required")
+	}
+	scheme, first := "", -1
+	for i, r := range raw {
+		s, _, ok := strings.Cut(strings.TrimSpace(r), "://")
+		if !ok {
+			continue
+		}
+		s = strings.ToLower(s)
+		if s != "http" && s != "https" {
+			continue // NormalizeEndpoint names the bad scheme
+		}
+		if scheme == "" {
+			scheme, first = s, i
+		} else if s != scheme {
+			return nil, fieldErr("endpoints", "%s and %s use different schemes: a cluster serves its clients either over http or over https; write one scheme for all endpoints",
+				strings.TrimSpace(raw[first]), strings.TrimSpace(r))
+		}
+	}
+	if scheme == "" {
+		scheme = "http"
+		if useTLS {
+			scheme = "https"
+		}
+	}
+	out := make([]string, 0, len(raw))
+	for i, r := range raw {
+		ep, err := NormalizeEndpoint(r, scheme == "https")
+		if err != nil {
+			return nil, &FieldError{Field: fmt.Sprintf("endpoints[%d]", i), Err: err}
+		}
+		out = append(out, ep)
+	}
+	return out, nil
 }
 
 func (c *Config) buildTLS() (*tls.Config, error) {
@@ -173,6 +267,10 @@ func NormalizeEndpoint(raw string, useTLS bool) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("endpoint %q: %w", raw, err)
 	}
+	if u.User != nil {
+		// Never echo it: it may hold a password.
+		return "", fmt.Errorf("endpoint with user information: give the user with --etcd.username / username and the password in a file")
+	}
 	switch u.Scheme {
 	case "http", "https":
 	default:
@@ -181,6 +279,9 @@ func NormalizeEndpoint(raw string, useTLS bool) (string, error) {
 	host, port, err := net.SplitHostPort(u.Host)
 	if err != nil || host == "" || port == "" {
 		return "", fmt.Errorf("endpoint %q: want host:port", raw)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("endpoint %q: port %q is not a port (1 to 65535)", raw, port)
 	}
 	if u.Path != "" && u.Path != "/" {
 		return "", fmt.Errorf("endpoint %q: unexpected path %q", raw, u.Path)

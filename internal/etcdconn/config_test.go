@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNormalizeEndpoint(t *testing.T) {
@@ -25,6 +26,10 @@ func TestNormalizeEndpoint(t *testing.T) {
 		{"ftp://x:1", false, "", "scheme"},
 		{"http://x:1/v3", false, "", "path"},
 		{"", false, "", "empty"},
+		{"127.0.0.1:99999", false, "", "not a port"},
+		{"127.0.0.1:0", false, "", "not a port"},
+		{"http://127.0.0.1:http", false, "", "invalid port"},
+		{"http://user:secret@127.0.0.1:2379", false, "", "user information"},
 	}
 	for _, c := range cases {
 		got, err := NormalizeEndpoint(c.in, c.tls)
@@ -51,13 +56,17 @@ func TestLoadNamesTheField(t *testing.T) {
 		field string
 	}{
 		{Config{}, "endpoints"},
-		{Config{Endpoints: []string{"x"}}, "endpoints"},
+		{Config{Endpoints: []string{"x"}}, "endpoints[0]"},
 		{Config{Endpoints: []string{"a:1"}, CertFile: "c"}, "key_file"},
 		{Config{Endpoints: []string{"a:1"}, KeyFile: "k"}, "cert_file"},
 		{Config{Endpoints: []string{"a:1"}, CAFile: filepath.Join(dir, "none")}, "ca_file"},
 		{Config{Endpoints: []string{"a:1"}, Username: "u"}, "password_file"},
 		{Config{Endpoints: []string{"a:1"}, PasswordFile: pw}, "username"},
 		{Config{Endpoints: []string{"a:1"}, DialTimeout: -1}, "dial_timeout"},
+		{Config{Endpoints: []string{"a:1"}, RequestTimeout: time.Nanosecond}, "request_timeout"},
+		{Config{Endpoints: []string{"a:1", "b:99999"}}, "endpoints[1]"},
+		{Config{Endpoints: []string{"http://a:1", "https://b:1"}}, "endpoints"},
+		{Config{Endpoints: []string{"http://a:1"}, InsecureSkipVerify: true}, "insecure_skip_verify"},
 	}
 	for _, c := range cases {
 		err := c.cfg.Load()
@@ -76,6 +85,35 @@ func TestLoadNamesTheField(t *testing.T) {
 	for _, s := range []string{fmt.Sprint(ok), fmt.Sprintf("%+v", ok), fmt.Sprintf("%v", &ok), slogText(ok)} {
 		if strings.Contains(s, "hunter2") {
 			t.Errorf("password printed: %s", s)
+		}
+	}
+}
+
+// A cluster's endpoints get one scheme, whatever their order: the one the
+// endpoints spelling a scheme agree on, else https with TLS settings, else
+// http; differing schemes are refused.
+func TestEndpointSchemes(t *testing.T) {
+	for _, tc := range []struct {
+		eps  []string
+		tls  bool
+		want string // joined, or the start of the error
+	}{
+		{[]string{"a:1", "https://b:1"}, false, "https://a:1,https://b:1"},
+		{[]string{"https://b:1", "a:1"}, false, "https://b:1,https://a:1"},
+		{[]string{"a:1", "http://b:1"}, true, "http://a:1,http://b:1"},
+		{[]string{"a:1", "b:1"}, true, "https://a:1,https://b:1"},
+		{[]string{"a:1", "b:1"}, false, "http://a:1,http://b:1"},
+		{[]string{"HTTPS://a:1", "b:1"}, false, "https://a:1,https://b:1"},
+		{[]string{"http://a:1", "c:1", "https://b:1"}, false, "endpoints: http://a:1 and https://b:1 use different schemes"},
+		{[]string{"https://b:1", "http://a:1"}, true, "endpoints: https://b:1 and http://a:1 use different schemes"},
+	} {
+		got, err := NormalizeEndpoints(tc.eps, tc.tls)
+		s := strings.Join(got, ",")
+		if err != nil {
+			s = err.Error()
+		}
+		if !strings.HasPrefix(s, tc.want) {
+			t.Errorf("%v (TLS %v): got %s, want %s", tc.eps, tc.tls, s, tc.want)
 		}
 	}
 }

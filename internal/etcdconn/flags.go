@@ -42,7 +42,8 @@ func RegisterFlags(app FlagRegisterer, defaultEndpoints string) *Flags {
 	f := &Flags{}
 	f.endpoints = app.Flag("etcd.endpoints", "Comma-separated etcd client URLs (host:port or http(s)://host:port). Other members are found through the member list.").
 		Default(defaultEndpoints).String()
-	// The seed's spelling, kept so existing command lines work.
+	// The original etcd-monitor guide's spelling, kept so existing command
+	// lines work.
 	f.endpointsAlias = app.Flag("endpoints", "Alias of --etcd.endpoints.").Hidden().NoEnvar().String()
 	app.Flag("etcd.dial-timeout", "Timeout for establishing a connection to a member.").
 		Default(DefaultDialTimeout.String()).DurationVar(&f.cfg.DialTimeout)
@@ -63,9 +64,10 @@ func (f *Flags) Timeouts() (dial, request time.Duration) {
 	return f.cfg.DialTimeout, f.cfg.RequestTimeout
 }
 
-// Config validates the parsed flags and returns the loaded configuration.
-// Errors are UsageErrors naming the flag.
-func (f *Flags) Config() (*Config, error) {
+// Raw returns the settings as given, endpoints split, nothing checked: for
+// callers that check them together with other settings (clusterconfig)
+// and then map errors with AsUsage.
+func (f *Flags) Raw() Config {
 	cfg := f.cfg
 	raw := *f.endpoints
 	if *f.endpointsAlias != "" {
@@ -77,23 +79,43 @@ func (f *Flags) Config() (*Config, error) {
 			cfg.Endpoints = append(cfg.Endpoints, ep)
 		}
 	}
-	if cfg.DialTimeout <= 0 {
-		return nil, cli.Usagef("--etcd.dial-timeout: must be positive, got %s", cfg.DialTimeout)
-	}
-	if cfg.RequestTimeout <= 0 {
-		return nil, cli.Usagef("--etcd.request-timeout: must be positive, got %s", cfg.RequestTimeout)
+	return cfg
+}
+
+// Config validates the parsed flags and returns the loaded configuration.
+// Errors are UsageErrors naming the flag.
+func (f *Flags) Config() (*Config, error) {
+	cfg := f.Raw()
+	// Check before Load: Load takes a zero timeout as "the default", a
+	// flag set to 0s is a mistake.
+	if err := cfg.Check(); err != nil {
+		return nil, f.AsUsage(err)
 	}
 	if err := cfg.Load(); err != nil {
-		return nil, AsUsage(err)
+		return nil, f.AsUsage(err)
 	}
 	return &cfg, nil
 }
 
-// AsUsage turns a FieldError from Load into a UsageError naming the flag.
-func AsUsage(err error) error {
+// FlagName is the flag that sets a Config field (a YAML key, or
+// "endpoints[i]"): the alias when the user typed the alias.
+func (f *Flags) FlagName(field string) (string, bool) {
+	if strings.HasPrefix(field, "endpoints") {
+		if f != nil && *f.endpointsAlias != "" {
+			return "--endpoints", true
+		}
+		return "--etcd.endpoints", true
+	}
+	name, ok := flagNames[field]
+	return name, ok
+}
+
+// AsUsage turns a FieldError from Check or Load into a UsageError naming
+// the flag.
+func (f *Flags) AsUsage(err error) error {
 	var fe *FieldError
 	if errors.As(err, &fe) {
-		name, ok := flagNames[fe.Field]
+		name, ok := f.FlagName(fe.Field)
 		if !ok {
 			name = fe.Field
 		}
@@ -102,11 +124,5 @@ func AsUsage(err error) error {
 	return cli.Usagef("%v", err)
 }
 
-// PositiveDuration is a helper for interval flags: zero or negative values
-// are bad input.
-func PositiveDuration(flag string, d time.Duration) error {
-	if d <= 0 {
-		return cli.Usagef("%s: must be positive, got %s", flag, d)
-	}
-	return nil
-}
+// AsUsage is (*Flags).AsUsage for callers without the flags at hand.
+func AsUsage(err error) error { return (*Flags)(nil).AsUsage(err) }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -13,7 +15,6 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
-	"github.com/etcd-monitor/etcd-monitor/internal/api"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/clusterconfig"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
@@ -22,50 +23,36 @@ import (
 // DefaultListenAddress uses 9379, the port registered for an etcd exporter.
 const DefaultListenAddress = ":9379"
 
-// Flags are the monitor's flags other than the etcd connection: shared by
-// `serve` and `demo`.
+// Flags are the monitor's flags: the HTTP side, and the watched clusters'
+// settings (clusterconfig). Shared by `serve` and `demo`.
 type Flags struct {
 	web           *web.FlagConfig
 	apiPort       *int
 	telemetryPath *string
-	interval      *time.Duration
-	quota         *int64
-	clusterName   *string
-
-	probeInterval      *time.Duration
-	probeIntervalAlias *time.Duration
-	probeTimeout       *time.Duration
-	probeWrite         *bool
-	probePrefix        *string
-	hashKVInterval     *time.Duration
-	benchmarkAPI       *bool
+	benchmarkAPI  *bool
+	clusters      *clusterconfig.Flags
 }
 
-// RegisterFlags adds the monitor flags to cmd.
+// RegisterFlags adds the monitor flags to a command that starts the cluster
+// it watches (demo): no connection flags, no config file.
 func RegisterFlags(cmd *kingpin.CmdClause, defaultInterval time.Duration) *Flags {
+	return registerFlags(cmd, clusterconfig.Options{HealthCheckInterval: defaultInterval})
+}
+
+func registerFlags(cmd *kingpin.CmdClause, o clusterconfig.Options) *Flags {
 	f := &Flags{}
+	f.clusters = clusterconfig.RegisterFlags(cmd, o)
 	f.web = kingpinflag.AddFlags(cmd, DefaultListenAddress)
-	f.apiPort = cmd.Flag("api-port", "The seed's flag: sets the port of --web.listen-address.").Hidden().NoEnvar().Int()
+	f.apiPort = cmd.Flag("api-port", "The original etcd-monitor guide's flag: sets the port of --web.listen-address.").Hidden().NoEnvar().Int()
 	f.telemetryPath = cmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-	f.interval = cmd.Flag("health-check-interval", "How often every member is checked.").Default(defaultInterval.String()).Duration()
-	f.quota = cmd.Flag("etcd.quota-backend-bytes", "Backend quota assumed for members that do not report theirs (etcd before 3.6); etcd's default is 2 GiB.").
-		Default(strconv.Itoa(collector.DefaultQuotaBackendBytes)).Int64()
-	f.clusterName = cmd.Flag("cluster.name", "Name of the cluster: the etcd_cluster label.").Default("default").String()
-	f.probeInterval = cmd.Flag("probe.interval", "How often each member gets a round of synthetic requests (put, get, serializable get, delete); 0 turns probes off.").
-		Default(collector.DefaultProbeInterval.String()).Duration()
-	f.probeIntervalAlias = cmd.Flag("metrics-interval", "The seed's flag: alias of --probe.interval.").Hidden().NoEnvar().Duration()
-	f.probeTimeout = cmd.Flag("probe.timeout", "Deadline of each probe request (default: --etcd.request-timeout, at most --probe.interval); slower is a timeout.").Duration()
-	f.probeWrite = cmd.Flag("probe.write", "Run the put and delete probes; --no-probe.write for read-only credentials.").Default("true").Bool()
-	f.probePrefix = cmd.Flag("probe.key-prefix", "Key prefix of the probe keys (one key per monitor host and member, on a short lease).").
-		Default(collector.DefaultProbeKeyPrefix).String()
 	f.benchmarkAPI = cmd.Flag("web.enable-benchmark-api", "Serve POST /api/v1/performance/benchmark, which writes load into the watched cluster (bounded: 100k requests, 1 minute, 200 clients, one run at a time).").Bool()
-	f.hashKVInterval = cmd.Flag("hashkv.interval", "How often the members' KV hashes are compared; 0 (the default) turns it off, as hashing a large keyspace costs the members CPU.").
-		Default("0s").Duration()
 	return f
 }
 
-// WebConfig returns the listener configuration, with the seed's --api-port
-// applied.
+// WebConfig returns the listener configuration, with --api-port applied,
+// after checking everything serve would otherwise only find when it starts
+// listening: each listen address, and the web config file (it exists,
+// parses, its TLS files load).
 func (f *Flags) WebConfig() (*web.FlagConfig, error) {
 	if *f.apiPort != 0 {
 		if *f.apiPort < 0 || *f.apiPort > 65535 {
@@ -74,99 +61,99 @@ func (f *Flags) WebConfig() (*web.FlagConfig, error) {
 		addrs := []string{net.JoinHostPort("", strconv.Itoa(*f.apiPort))}
 		f.web.WebListenAddresses = &addrs
 	}
+	if f.web.WebSystemdSocket == nil || !*f.web.WebSystemdSocket {
+		for _, a := range *f.web.WebListenAddresses {
+			if err := checkListenAddress(a); err != nil {
+				return nil, cli.Usagef("--web.listen-address: %v", err)
+			}
+		}
+	}
+	if path := *f.web.WebConfigFile; path != "" {
+		// web.Validate reads the file, its users' hashes and its TLS
+		// material, as the listener will.
+		if err := web.Validate(path); err != nil {
+			return nil, cli.Usagef("--web.config.file: %s", oneLine(err.Error()))
+		}
+	}
 	return f.web, nil
 }
 
-// settings are the validated flag values every cluster starts from.
-type settings struct {
-	telemetryPath string
-	interval      time.Duration
-	quota         int64
-	probe         collector.ProbeConfig
-	hashKV        time.Duration
-	benchmark     api.BenchmarkFunc
+// checkListenAddress refuses what the listener would: an address that is
+// not host:port, a port out of range, a host name that does not resolve.
+func checkListenAddress(addr string) error {
+	if p, ok := strings.CutPrefix(addr, "vsock://"); ok {
+		// exporter-toolkit's vsock listener: vsock://[CID]:PORT.
+		_, port, err := net.SplitHostPort(p)
+		if n, perr := strconv.ParseUint(port, 10, 32); err != nil || perr != nil || n == 0 {
+			return fmt.Errorf("%q: want vsock://CID:PORT", addr)
+		}
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: want host:port, e.g. :9379 or 127.0.0.1:9379", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not a port (0 to 65535)", addr, port)
+	}
+	if host == "" || net.ParseIP(strings.Trim(host, "[]")) != nil {
+		return nil
+	}
+	// A name: the listener resolves it at start; do the same now, with a
+	// deadline, so a typo is found by --config.check.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
+		return fmt.Errorf("%q: host %q does not resolve", addr, host)
+	}
+	return nil
 }
 
-func (f *Flags) settings() (settings, error) {
-	if err := etcdconn.PositiveDuration("--health-check-interval", *f.interval); err != nil {
-		return settings{}, err
-	}
-	if *f.quota <= 0 {
-		return settings{}, cli.Usagef("--etcd.quota-backend-bytes: must be positive, got %d", *f.quota)
-	}
+// oneLine folds a multi-line message (yaml.v3 lists one problem a line)
+// into one.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func (f *Flags) telemetry() (string, error) {
 	if p := *f.telemetryPath; p == "" || p[0] != '/' {
-		return settings{}, cli.Usagef("--web.telemetry-path: must start with /, got %q", p)
+		return "", cli.Usagef("--web.telemetry-path: must start with /, got %q", p)
 	}
-	probe, err := f.probeConfig()
-	if err != nil {
-		return settings{}, err
-	}
-	if *f.hashKVInterval < 0 {
-		return settings{}, cli.Usagef("--hashkv.interval: must not be negative, got %s", *f.hashKVInterval)
-	}
-	st := settings{telemetryPath: *f.telemetryPath, interval: *f.interval, quota: *f.quota, probe: probe, hashKV: *f.hashKVInterval}
-	if *f.benchmarkAPI {
-		st.benchmark = runBenchmark
-	}
-	return st, nil
+	return *f.telemetryPath, nil
 }
 
 // Options validates the flags and returns the monitor options for one
-// cluster reached through conn.
+// cluster reached through conn (demo's own cluster).
 func (f *Flags) Options(conn *etcdconn.Config) (Options, error) {
-	st, err := f.settings()
+	path, err := f.telemetry()
 	if err != nil {
 		return Options{}, err
 	}
-	if *f.clusterName == "" {
-		return Options{}, cli.Usagef("--cluster.name: must not be empty")
+	c, err := f.clusters.Cluster(conn)
+	if err != nil {
+		return Options{}, err
 	}
-	return Options{
-		TelemetryPath: st.telemetryPath,
-		Benchmark:     st.benchmark,
-		Clusters: []collector.ClusterConfig{{
-			Name:                *f.clusterName,
-			Conn:                conn,
-			HealthCheckInterval: st.interval,
-			QuotaBackendBytes:   st.quota,
-			Probe:               st.probe,
-			HashKVInterval:      st.hashKV,
-		}},
-	}, nil
+	return f.options(path, c), nil
 }
 
-// FileOptions loads the clusters of a config file; the flags give every
-// setting a cluster entry leaves out.
-func (f *Flags) FileOptions(path string, dial, request time.Duration) (Options, error) {
-	st, err := f.settings()
+// serveOptions returns the options of serve: the clusters of --config.file,
+// or the one the flags describe.
+func (f *Flags) serveOptions() (Options, error) {
+	path, err := f.telemetry()
 	if err != nil {
 		return Options{}, err
 	}
-	clusters, err := clusterconfig.Load(path, clusterconfig.Defaults{
-		HealthCheckInterval: st.interval, QuotaBackendBytes: st.quota, HashKVInterval: st.hashKV,
-		DialTimeout: dial, RequestTimeout: request, Probe: st.probe,
-	})
+	clusters, _, err := f.clusters.Clusters()
 	if err != nil {
 		return Options{}, err
 	}
-	return Options{TelemetryPath: st.telemetryPath, Clusters: clusters, Benchmark: st.benchmark}, nil
+	return f.options(path, clusters...), nil
 }
 
-func (f *Flags) probeConfig() (collector.ProbeConfig, error) {
-	interval := *f.probeInterval
-	if *f.probeIntervalAlias != 0 {
-		interval = *f.probeIntervalAlias
+func (f *Flags) options(path string, clusters ...collector.ClusterConfig) Options {
+	o := Options{TelemetryPath: path, Clusters: clusters}
+	if *f.benchmarkAPI {
+		o.Benchmark = runBenchmark
 	}
-	if interval < 0 {
-		return collector.ProbeConfig{}, cli.Usagef("--probe.interval: must not be negative, got %s", interval)
-	}
-	if *f.probeTimeout < 0 || (interval > 0 && *f.probeTimeout > interval) {
-		return collector.ProbeConfig{}, cli.Usagef("--probe.timeout: must be positive and at most --probe.interval (%s), got %s", interval, *f.probeTimeout)
-	}
-	if p := *f.probePrefix; p == "" || p == "/" {
-		return collector.ProbeConfig{}, cli.Usagef("--probe.key-prefix: must name a dedicated prefix, got %q", p)
-	}
-	return collector.ProbeConfig{Interval: interval, Timeout: *f.probeTimeout, Write: *f.probeWrite, KeyPrefix: *f.probePrefix}, nil
+	return o
 }
 
 // Run starts a monitor with opts and serves it until ctx is done.
@@ -183,22 +170,16 @@ func Run(ctx context.Context, logger *slog.Logger, opts Options, webCfg *web.Fla
 // RegisterServe registers `serve`, the default command.
 func RegisterServe(app *kingpin.Application) cli.Command {
 	cmd := app.Command("serve", "Watch etcd clusters and serve /metrics (the default command).").Default()
-	conn := etcdconn.RegisterFlags(cmd, "127.0.0.1:2379")
-	flags := RegisterFlags(cmd, 10*time.Second)
-	configFile := cmd.Flag("config.file", "YAML file listing the clusters to watch (docs/clusters.example.yml); the etcd flags then only give defaults.").String()
-	configCheck := cmd.Flag("config.check", "Validate the configuration (the config file, or the flags) and exit.").Bool()
+	flags := registerFlags(cmd, clusterconfig.Options{
+		DefaultEndpoints:    "127.0.0.1:2379",
+		FileHelp:            "YAML file listing the clusters to watch (docs/clusters.example.yml); the etcd flags then only give defaults.",
+		HealthCheckInterval: clusterconfig.DefaultHealthCheckInterval,
+	})
+	configCheck := cmd.Flag("config.check", "Validate the configuration (the clusters from the config file or the flags, files they name, the web side) as serve does at start, and exit: 0 valid, 2 not.").Bool()
 	return cli.Command{Clause: cmd, Run: func(ctx context.Context, logger *slog.Logger) error {
-		var opts Options
-		var err error
-		if *configFile != "" {
-			dial, request := conn.Timeouts()
-			opts, err = flags.FileOptions(*configFile, dial, request)
-		} else {
-			var c *etcdconn.Config
-			if c, err = conn.Config(); err == nil {
-				opts, err = flags.Options(c)
-			}
-		}
+		// Everything serve would refuse is refused here, before any
+		// checker starts, so --config.check and a start agree.
+		opts, err := flags.serveOptions()
 		if err != nil {
 			return err
 		}
@@ -208,9 +189,9 @@ func RegisterServe(app *kingpin.Application) cli.Command {
 		}
 		if *configCheck {
 			for _, c := range opts.Clusters {
-				fmt.Printf("cluster %q: %d endpoints, checked every %s, probes every %s\n", c.Name, len(c.Conn.Endpoints), c.HealthCheckInterval, c.Probe.Interval)
+				fmt.Fprintln(os.Stdout, clusterconfig.Describe(c))
 			}
-			fmt.Println("configuration OK")
+			fmt.Fprintln(os.Stdout, "configuration OK")
 			return nil
 		}
 		return Run(ctx, logger, opts, webCfg)
