@@ -19,7 +19,9 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 
 	"gopkg.in/yaml.v3"
@@ -60,9 +62,26 @@ func PlaceholderConfig() rules.Config {
 	return cfg
 }
 
-// Files returns every generated file, keyed by its path in the chart.
-func Files() (map[string][]byte, error) {
+// Files returns every generated file, keyed by its path in the chart, from
+// the rules and dashboards packages and the chart directory dir (whose
+// values.yaml gives README.md's values table).
+func Files(dir string) (map[string][]byte, error) {
 	out := map[string][]byte{}
+	values, err := os.ReadFile(filepath.Join(dir, "values.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	table, err := ValuesTable(values)
+	if err != nil {
+		return nil, err
+	}
+	readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
+	if err != nil {
+		return nil, err
+	}
+	if out["README.md"], err = withValuesTable(readme, table); err != nil {
+		return nil, err
+	}
 	groups, err := rules.Build(PlaceholderConfig(), rules.ProfileDefault)
 	if err != nil {
 		return nil, fmt.Errorf("chart rules: %w", err)

@@ -19,7 +19,7 @@ const chartDir = "../etcd-monitor"
 // dashboards/ changed without `make chart`), and when the chart holds a
 // generated file that is no longer generated (a dashboard removed).
 func TestGeneratedFilesUpToDate(t *testing.T) {
-	files, err := Files()
+	files, err := Files(chartDir)
 	if err != nil {
 		t.Fatal(err)
 	}

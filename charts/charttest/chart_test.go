@@ -213,6 +213,7 @@ clusters:
   - name: staging
     endpoints: [10.0.2.1:2379]
     health_check_interval: 30s
+extraArgs: [--probe.interval=10s]
 `,
 			node: func(_ *testing.T, p pki) Node {
 				return Node{Secrets: map[string]map[string][]byte{
@@ -222,8 +223,12 @@ clusters:
 				}}
 			},
 			check: func(t *testing.T, m Manifest, args []string) {
-				cm := mustOne[corev1.ConfigMap](t, m)
-				file := cm.Data["clusters.yml"]
+				var file string
+				for _, cm := range All[corev1.ConfigMap](m) {
+					if cm.Name == "mon-etcd-monitor-clusters" {
+						file = cm.Data["clusters.yml"]
+					}
+				}
 				for _, s := range []string{"passwordSecret", "tlsSecret", "s3cret"} {
 					if strings.Contains(file, s) {
 						t.Errorf("clusters.yml contains %q:\n%s", s, file)
@@ -241,7 +246,7 @@ clusters:
 					t.Error("no checksum/clusters annotation: a changed cluster list would not restart the pod")
 				}
 			},
-			accepted: []string{`cluster "prod-a": 3 endpoints`, `cluster "prod-b": 1 endpoints`, `cluster "staging": 1 endpoints, checked every 30s`},
+			accepted: []string{`cluster "prod-a": 3 endpoints`, `cluster "prod-b": 1 endpoints`, `cluster "staging": 1 endpoints, checked every 30s, probes every 10s`},
 		},
 		{
 			name: "web TLS and basic auth",
@@ -429,7 +434,7 @@ func TestLint(t *testing.T) {
 		if err := os.WriteFile(f, []byte(fmt.Sprintf(s.values, "/etc/etcd-monitor")), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		out, stderr, err := h.Run("lint", "--strict", ChartDir(), "--values", f)
+		out, stderr, err := h.Run("lint", "--strict", "--kube-version", KubeVersion, ChartDir(), "--values", f)
 		if err != nil || !strings.Contains(out, "0 chart(s) failed") {
 			t.Errorf("%s: helm lint --strict: %v\n%s%s", s.name, err, out, stderr)
 		}

@@ -2,6 +2,7 @@ package charttest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -82,12 +84,27 @@ func Decode(stream string) (Manifest, error) {
 		if v == nil {
 			return nil, fmt.Errorf("%s: unexpected object %s %s", source, head.APIVersion, head.Kind)
 		}
-		if err := yaml.UnmarshalStrict([]byte(doc), v); err != nil {
+		if err := decodeStrict(doc, v); err != nil {
 			return nil, fmt.Errorf("%s: %s %s: %w", source, head.Kind, head.Metadata.Name, err)
 		}
 		m = append(m, Object{Kind: head.Kind, Name: head.Metadata.Name, Namespace: head.Metadata.Namespace, Source: source, Value: v})
 	}
 	return m, nil
+}
+
+// decodeStrict decodes one YAML document into v as the API server's strict
+// field validation does: duplicate keys and fields v lacks are errors, named
+// by their path (e.g. unknown field "spec.replica").
+func decodeStrict(doc string, v any) error {
+	j, err := yaml.YAMLToJSONStrict([]byte(doc))
+	if err != nil {
+		return err
+	}
+	strict, err := kjson.UnmarshalStrict(j, v)
+	if err != nil {
+		return err
+	}
+	return errors.Join(strict...)
 }
 
 // splitDocuments splits a YAML stream at its "---" lines.

@@ -18,10 +18,13 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
 )
 
-// Release and Namespace are what every test renders as.
+// Release and Namespace are what every test renders as. KubeVersion is the
+// Kubernetes version rendered for: helm built with `go install` assumes
+// v1.20, older than the chart's kubeVersion.
 const (
-	Release   = "mon"
-	Namespace = "monitoring"
+	Release     = "mon"
+	Namespace   = "monitoring"
+	KubeVersion = "v1.33.0"
 )
 
 // ChartDir is the chart's directory.
@@ -65,7 +68,7 @@ func (h *Helm) Run(args ...string) (string, string, error) {
 // defaults) and returns the manifest stream.
 func (h *Helm) Template(t testing.TB, values string) (string, error) {
 	t.Helper()
-	args := []string{"template", Release, ChartDir(), "--namespace", Namespace}
+	args := []string{"template", Release, ChartDir(), "--namespace", Namespace, "--kube-version", KubeVersion}
 	if values != "" {
 		f := filepath.Join(t.TempDir(), "values.yaml")
 		if err := os.WriteFile(f, []byte(values), 0o600); err != nil {
