@@ -197,6 +197,37 @@ func setups() []setup {
 			accepted: []string{`cluster "kubernetes": 1 endpoints`},
 		},
 		{
+			name: "one cluster with TLS and auth from Secrets",
+			values: `mountPath: %[1]s
+etcd:
+  endpoints: [https://10.0.0.11:2379]
+  clusterName: kubernetes
+  tls: {existingSecret: etcd-healthcheck-client}
+  auth:
+    username: monitor
+    passwordSecret: {name: etcd-monitor-auth}
+`,
+			node: func(_ *testing.T, p pki) Node {
+				return Node{Secrets: map[string]map[string][]byte{
+					"etcd-healthcheck-client": {"ca.crt": p.ca, "tls.crt": p.cert, "tls.key": p.key},
+					"etcd-monitor-auth":       {"password": []byte("s3cret\n"), "other": []byte("not mounted")},
+				}}
+			},
+			check: func(t *testing.T, m Manifest, args []string) {
+				pod := mustOne[appsv1.Deployment](t, m).Spec.Template.Spec
+				if *pod.SecurityContext.RunAsNonRoot != true || len(pod.NodeSelector) != 0 {
+					t.Errorf("the Secret route must stay non-root and schedule anywhere: %+v %v", pod.SecurityContext, pod.NodeSelector)
+				}
+				for _, a := range args {
+					if strings.Contains(a, "s3cret") {
+						t.Errorf("the password is in the arguments: %s", a)
+					}
+				}
+				wantArgs(t, args, "--etcd.username=monitor", "--etcd.endpoints=https://10.0.0.11:2379")
+			},
+			accepted: []string{`cluster "kubernetes": 1 endpoints`},
+		},
+		{
 			name: "multi-cluster",
 			values: `mountPath: %[1]s
 clusters:
@@ -326,7 +357,7 @@ networkPolicy:
         matchLabels: {kubernetes.io/metadata.name: monitoring}
 `,
 			node: func(t *testing.T, p pki) Node {
-				return setups()[1].node(t, p)
+				return setups()[1].node(t, p) // the kubeadm preset's host files
 			},
 			check: func(t *testing.T, m Manifest, args []string) {
 				for _, sm := range All[monitoringv1.ServiceMonitor](m) {

@@ -86,7 +86,11 @@ tests can point it at a directory with the same layout.
 {{- printf "c-%s-%s" .kind (.name | lower | replace "_" "-" | replace "." "-") | trunc 50 | trimSuffix "-" }}-{{ .name | sha256sum | trunc 8 }}
 {{- end }}
 
-{{/* The flags of serve. */}}
+{{/*
+The flags of serve. The kubeadm preset and `clusters` bring their own
+endpoints, TLS and auth, so `etcd` is ignored with them (a flag given twice
+would be refused).
+*/}}
 {{- define "etcd-monitor.args" -}}
 - serve
 - --web.listen-address=:{{ .Values.port }}
@@ -110,7 +114,7 @@ tests can point it at a directory with the same layout.
 - --etcd.endpoints={{ join "," .Values.etcd.endpoints }}
 - --cluster.name={{ .Values.etcd.clusterName }}
 {{- end }}
-{{- if not (include "etcd-monitor.multi" .) }}
+{{- if not (or (include "etcd-monitor.multi" .) (include "etcd-monitor.kubeadm" .)) }}
 {{- with .Values.etcd.tls }}
 {{- if .existingSecret }}
 {{- if .caKey }}
