@@ -17,6 +17,7 @@ import (
 	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/crypto/bcrypt"
+	yamlv3 "gopkg.in/yaml.v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -546,9 +547,9 @@ prometheusRule:
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The generator's groups as the operator's type, so both sides
-			// go through the same decoding.
-			wantYAML, err := yaml.Marshal(want)
+			// The generator's groups, in its own YAML, decoded into the
+			// operator's type, so both sides go through the same decoding.
+			wantYAML, err := yamlv3.Marshal(want)
 			if err != nil {
 				t.Fatal(err)
 			}
