@@ -87,6 +87,16 @@ func newPKI(t *testing.T) pki {
 	return pki{ca: read(ca.CertFile), cert: read(pair.CertFile), key: read(pair.KeyFile)}
 }
 
+// kubeadmNode is a control-plane node as kubeadm leaves it: etcd's CA and
+// healthcheck-client certificate in /etc/kubernetes/pki/etcd.
+func kubeadmNode(_ *testing.T, p pki) Node {
+	return Node{HostIP: "127.0.0.1", HostFiles: map[string][]byte{
+		"/etc/kubernetes/pki/etcd/ca.crt":                 p.ca,
+		"/etc/kubernetes/pki/etcd/healthcheck-client.crt": p.cert,
+		"/etc/kubernetes/pki/etcd/healthcheck-client.key": p.key,
+	}}
+}
+
 func setups() []setup {
 	return []setup{
 		{
@@ -150,13 +160,7 @@ func setups() []setup {
 		{
 			name:   "kubeadm preset",
 			values: "preset: kubeadm\nmountPath: %[1]s\n",
-			node: func(_ *testing.T, p pki) Node {
-				return Node{HostIP: "127.0.0.1", HostFiles: map[string][]byte{
-					"/etc/kubernetes/pki/etcd/ca.crt":                 p.ca,
-					"/etc/kubernetes/pki/etcd/healthcheck-client.crt": p.cert,
-					"/etc/kubernetes/pki/etcd/healthcheck-client.key": p.key,
-				}}
-			},
+			node:   kubeadmNode,
 			check: func(t *testing.T, m Manifest, args []string) {
 				pod := mustOne[appsv1.Deployment](t, m).Spec.Template.Spec
 				c := pod.Containers[0]
@@ -194,6 +198,19 @@ func setups() []setup {
 					t.Errorf("container security context %+v: still no capabilities, no escalation, read-only root", sc)
 				}
 				wantArgs(t, args, "--etcd.endpoints=https://127.0.0.1:2379", "--cluster.name=kubernetes")
+			},
+			accepted: []string{`cluster "kubernetes": 1 endpoints`},
+		},
+		{
+			name:   "kubeadm over the host network",
+			values: "preset: kubeadm\nhostNetwork: true\nkubeadm: {host: 127.0.0.1}\nmountPath: %[1]s\n",
+			node:   kubeadmNode,
+			check: func(t *testing.T, m Manifest, args []string) {
+				pod := mustOne[appsv1.Deployment](t, m).Spec.Template.Spec
+				if !pod.HostNetwork || pod.DNSPolicy != corev1.DNSClusterFirstWithHostNet {
+					t.Errorf("hostNetwork %v, dnsPolicy %q: want the host network with cluster DNS", pod.HostNetwork, pod.DNSPolicy)
+				}
+				wantArgs(t, args, "--etcd.endpoints=https://127.0.0.1:2379")
 			},
 			accepted: []string{`cluster "kubernetes": 1 endpoints`},
 		},
@@ -357,9 +374,7 @@ networkPolicy:
     - namespaceSelector:
         matchLabels: {kubernetes.io/metadata.name: monitoring}
 `,
-			node: func(t *testing.T, p pki) Node {
-				return setups()[1].node(t, p) // the kubeadm preset's host files
-			},
+			node: kubeadmNode,
 			check: func(t *testing.T, m Manifest, args []string) {
 				for _, sm := range All[monitoringv1.ServiceMonitor](m) {
 					if sm.Labels["release"] != "kps" {

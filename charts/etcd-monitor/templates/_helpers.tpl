@@ -102,7 +102,7 @@ would be refused).
 {{- if include "etcd-monitor.multi" . }}
 - --config.file={{ include "etcd-monitor.path.config" . }}/clusters.yml
 {{- else if include "etcd-monitor.kubeadm" . }}
-- --etcd.endpoints=https://$(HOST_IP):{{ .Values.kubeadm.port }}
+- --etcd.endpoints=https://{{ .Values.kubeadm.host }}:{{ .Values.kubeadm.port }}
 - --cluster.name={{ .Values.kubeadm.clusterName }}
 - --etcd.cacert={{ include "etcd-monitor.path.kubeadm" . }}/ca.crt
 - --etcd.cert={{ include "etcd-monitor.path.kubeadm" . }}/healthcheck-client.crt
