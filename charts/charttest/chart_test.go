@@ -365,6 +365,7 @@ dashboards:
   annotations: {grafana_folder: etcd}
 alertmanagerConfig:
   enabled: true
+  namespace: prometheus
   labels: {alertmanagerConfig: main}
 podDisruptionBudget:
   enabled: true
@@ -413,7 +414,7 @@ networkPolicy:
 					}
 				}
 				amc := mustOne[monitoringv1alpha1.AlertmanagerConfig](t, m)
-				if amc.Labels["alertmanagerConfig"] != "main" || len(amc.Spec.Receivers) != 2 {
+				if amc.Labels["alertmanagerConfig"] != "main" || amc.Namespace != "prometheus" || len(amc.Spec.Receivers) != 2 {
 					t.Errorf("AlertmanagerConfig %+v", amc.ObjectMeta)
 				}
 				if url := amc.Spec.Receivers[0].WebhookConfigs[0].URL; url == nil || string(*url) != "http://mon-etcd-monitor.monitoring.svc:9379/api/v1/alerts" {
