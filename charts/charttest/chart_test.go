@@ -708,3 +708,37 @@ func firstDiff(a, b string) string {
 	}
 	return "(equal)"
 }
+
+// TestNames: nameOverride and fullnameOverride rename every object and the
+// name label, and the Service and ServiceMonitor still find the pod.
+func TestNames(t *testing.T) {
+	h := NewHelm(t)
+	for _, c := range []struct {
+		values, fullname, name string
+	}{
+		{"", "mon-etcd-monitor", "etcd-monitor"},
+		{"nameOverride: etcdmon\n", "mon-etcdmon", "etcdmon"},
+		{"fullnameOverride: etcd-watch\n", "etcd-watch", "etcd-monitor"},
+	} {
+		m := render(t, h, c.values)
+		dep := mustOne[appsv1.Deployment](t, m)
+		if dep.Name != c.fullname || dep.Spec.Template.Labels["app.kubernetes.io/name"] != c.name {
+			t.Errorf("%q: Deployment %s with name label %q, want %s and %s", c.values, dep.Name, dep.Spec.Template.Labels["app.kubernetes.io/name"], c.fullname, c.name)
+		}
+		svc := mustOne[corev1.Service](t, m)
+		for k, v := range svc.Spec.Selector {
+			if dep.Spec.Template.Labels[k] != v {
+				t.Errorf("%q: Service selector %v does not select the pod %v", c.values, svc.Spec.Selector, dep.Spec.Template.Labels)
+			}
+		}
+		sm := serviceMonitorNamed(t, m, c.fullname)
+		for k, v := range sm.Spec.Selector.MatchLabels {
+			if svc.Labels[k] != v {
+				t.Errorf("%q: ServiceMonitor selector %v does not select the Service %v", c.values, sm.Spec.Selector.MatchLabels, svc.Labels)
+			}
+		}
+		if pr := mustOne[monitoringv1.PrometheusRule](t, m); pr.Name != c.fullname {
+			t.Errorf("%q: PrometheusRule %s, want %s", c.values, pr.Name, c.fullname)
+		}
+	}
+}
