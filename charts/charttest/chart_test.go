@@ -742,3 +742,24 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+// TestWithoutTheOperator: on a cluster without the Prometheus Operator's
+// CRDs (a bare kubeadm cluster) the chart still installs the monitor, and
+// leaves out the objects the API server would refuse.
+func TestWithoutTheOperator(t *testing.T) {
+	out, err := NewHelm(t).TemplateFor(t, "preset: kubeadm\netcdMetrics: {enabled: true}\nalertmanagerConfig: {enabled: true}\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Decode(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOne[appsv1.Deployment](t, m)
+	for _, o := range m {
+		switch o.Value.(type) {
+		case *monitoringv1.ServiceMonitor, *monitoringv1.PrometheusRule, *monitoringv1alpha1.AlertmanagerConfig:
+			t.Errorf("%s %s rendered for a cluster without the Prometheus Operator", o.Kind, o.Name)
+		}
+	}
+}

@@ -64,11 +64,29 @@ func (h *Helm) Run(args ...string) (string, string, error) {
 	return stdout.String(), stderr.String(), err
 }
 
+// OperatorAPIs are the Prometheus Operator kinds the chart renders, as a
+// cluster with kube-prometheus-stack serves them.
+var OperatorAPIs = []string{
+	"monitoring.coreos.com/v1/ServiceMonitor",
+	"monitoring.coreos.com/v1/PrometheusRule",
+	"monitoring.coreos.com/v1alpha1/AlertmanagerConfig",
+}
+
 // Template renders the chart with the values (YAML text; empty for the
-// defaults) and returns the manifest stream.
+// defaults) for a cluster with the Prometheus Operator, and returns the
+// manifest stream.
 func (h *Helm) Template(t testing.TB, values string) (string, error) {
 	t.Helper()
+	return h.TemplateFor(t, values, OperatorAPIs)
+}
+
+// TemplateFor is Template for a cluster serving the given extra API kinds.
+func (h *Helm) TemplateFor(t testing.TB, values string, apis []string) (string, error) {
+	t.Helper()
 	args := []string{"template", Release, ChartDir(), "--namespace", Namespace, "--kube-version", KubeVersion}
+	for _, a := range apis {
+		args = append(args, "--api-versions", a)
+	}
 	if values != "" {
 		f := filepath.Join(t.TempDir(), "values.yaml")
 		if err := os.WriteFile(f, []byte(values), 0o600); err != nil {

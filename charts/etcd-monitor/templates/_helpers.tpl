@@ -174,3 +174,12 @@ passwordSecret and tlsSecret fields turned into file paths.
 {{- define "etcd-monitor.scheme" -}}
 {{- if .Values.web.tls }}https{{ else }}http{{ end }}
 {{- end }}
+
+{{/*
+Whether the cluster serves a Prometheus Operator kind ("v1/ServiceMonitor"):
+without the operator's CRDs the chart still installs the monitor, and leaves
+out what the API server would refuse.
+*/}}
+{{- define "etcd-monitor.hasMonitoringKind" -}}
+{{- if .root.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/%s" .kind) }}true{{ end }}
+{{- end }}
