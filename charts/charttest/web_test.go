@@ -24,14 +24,17 @@ func TestWebTLSAndBasicAuthServed(t *testing.T) {
 	h := NewHelm(t)
 	p := newPKI(t)
 	root := t.TempDir()
+	// etcd: a loopback address where nothing listens; the listener does not
+	// depend on it.
 	m := render(t, h, fmt.Sprintf(`mountPath: %s
+etcd: {endpoints: [http://%s]}
 web: {existingSecret: etcd-monitor-web, tls: true, basicAuth: true}
 serviceMonitor:
   tlsConfig: {ca: {secret: {name: etcd-monitor-web, key: ca.crt}}, serverName: localhost}
   basicAuth:
     username: {name: etcd-monitor-scrape, key: username}
     password: {name: etcd-monitor-scrape, key: password}
-`, root))
+`, root, freeport.Addr(t)))
 	hash, err := bcrypt.GenerateFromPassword([]byte("scrape-password"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
