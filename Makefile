@@ -2,14 +2,14 @@
 GO            ?= go
 BIN           := $(CURDIR)/bin
 PKGS          := ./...
-# Pinned test-time tools (DESIGN.md "Dependencies"). Installed into ./bin when
-# missing; never committed.
+# Pinned test-time tools, installed into ./bin when missing; never committed.
 PROMETHEUS_VERSION   := v0.316.0
 ALERTMANAGER_VERSION := v0.28.1
+HELM_VERSION         := v3.22.0
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build run test fuzz lint tools bench stack clean
+.PHONY: all build run test fuzz lint tools bench stack clean chart
 
 all: build
 
@@ -44,13 +44,31 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-tools: $(BIN)/promtool $(BIN)/prometheus $(BIN)/alertmanager $(BIN)/amtool
+tools: $(BIN)/promtool $(BIN)/prometheus $(BIN)/alertmanager $(BIN)/amtool $(BIN)/helm
 
 $(BIN)/promtool $(BIN)/prometheus:
 	GOBIN=$(BIN) $(GO) install github.com/prometheus/prometheus/cmd/$(notdir $@)@$(PROMETHEUS_VERSION)
 
 $(BIN)/alertmanager $(BIN)/amtool:
 	GOBIN=$(BIN) $(GO) install github.com/prometheus/alertmanager/cmd/$(notdir $@)@$(ALERTMANAGER_VERSION)
+
+$(BIN)/helm:
+	GOBIN=$(BIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+# The Helm chart (charts/etcd-monitor): regenerate its copies of the rules and
+# dashboards from rules/ and dashboards/ (never edit them), lint it, render it
+# with the defaults and the kubeadm preset, and run its tests (strict decoding,
+# promtool, --config.check, and the drift check of the generated files).
+# helm built by `go install` assumes Kubernetes v1.20: name a current one.
+CHART := charts/etcd-monitor
+HELM_KUBE := --kube-version v1.33.0
+chart: $(BIN)/helm $(BIN)/promtool
+	$(GO) test -count=1 -run '^TestGeneratedFilesUpToDate$$' ./charts/chartfiles -update
+	$(BIN)/helm lint --strict $(HELM_KUBE) $(CHART)
+	$(BIN)/helm lint --strict $(HELM_KUBE) $(CHART) --set preset=kubeadm
+	$(BIN)/helm template etcd-monitor $(CHART) $(HELM_KUBE) >/dev/null
+	$(BIN)/helm template etcd-monitor $(CHART) $(HELM_KUBE) --set preset=kubeadm >/dev/null
+	$(GO) test -count=1 ./charts/...
 
 # Go benchmarks behind the figures in docs/performance.md.
 bench:
