@@ -62,11 +62,11 @@ func benchmarkView() *dashboard.DashboardBuilder {
 	b.WithRow(row("Runs over time"))
 	b.WithPanel(stepped(newTimeseries("Throughput", "Successful requests per second of each run, by operation (a mixed run has reads and writes).", "ops",
 		rangeQ(bench(`max by (etcd_cluster, workload, operation) (etcd_monitor_benchmark_throughput_ops_per_second{SEL})`), "{{etcd_cluster}} {{workload}} {{operation}}"))).Span(12).Height(8))
-	b.WithPanel(stepped(newTimeseries("Latency percentiles", "p50 and p99 latency of the successful requests of each run, by operation. The seed's limit: p99 below 100ms.", "s",
+	b.WithPanel(stepped(newTimeseries("Latency percentiles", "p50 and p99 latency of the successful requests of each run, by operation. The target: p99 below 100ms.", "s",
 		rangeQ(bench(`histogram_quantile(0.50, sum by (etcd_cluster, workload, operation, le) (etcd_monitor_benchmark_latency_seconds_bucket{SEL}))`), "p50 {{etcd_cluster}} {{workload}} {{operation}}"),
 		rangeQ(bench(`histogram_quantile(0.99, sum by (etcd_cluster, workload, operation, le) (etcd_monitor_benchmark_latency_seconds_bucket{SEL}))`), "p99 {{etcd_cluster}} {{workload}} {{operation}}"),
 	)).Span(12).Height(8))
-	b.WithPanel(stepped(newTimeseries("Error rate", "Failed requests over requests sent, per run and operation. The seed's limit: 5%.", "percentunit",
+	b.WithPanel(stepped(newTimeseries("Error rate", "Failed requests over requests sent, per run and operation. The limit: 5%.", "percentunit",
 		rangeQ(bench(`(sum by (etcd_cluster, workload, operation) (etcd_monitor_benchmark_errors{SEL}) or 0 * sum by (etcd_cluster, workload, operation) (etcd_monitor_benchmark_requests{SEL})) / (sum by (etcd_cluster, workload, operation) (etcd_monitor_benchmark_requests{SEL}) > 0)`), "{{etcd_cluster}} {{workload}} {{operation}}")).
 		Thresholds(thresholds(step{color: "green"}, step{color: "red", value: 0.05}))).Span(12).Height(8))
 	b.WithPanel(stepped(newTimeseries("Errors by reason", "Failed requests of each run by kind (timeout, unavailable, no_leader, no_space, ...).", "none",

@@ -14,7 +14,7 @@ func etc(expr string) string {
 }
 
 // etcdInternals is the per-member view from etcd's own /metrics: disk, raft,
-// network, gRPC, and the seed's USE and client views.
+// network, gRPC, and resource use (USE) and clients.
 func etcdInternals() *dashboard.DashboardBuilder {
 	b := newBoard(UIDEtcd, "etcd-monitor / etcd internals",
 		"etcd's own metrics, scraped from every member's /metrics (job=\"etcd\", labelled with etcd_cluster): disk latency, raft proposals, peer network, gRPC traffic and failures, and resource use (CPU, memory, file descriptors, bandwidth, watchers, clients).",

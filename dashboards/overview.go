@@ -120,7 +120,7 @@ func overview() *dashboard.DashboardBuilder {
 		OverrideByName("Alarms", props(thresholdsProp(step{color: "green"}, step{color: "red", value: 1}), colorCells())))
 
 	b.WithRow(row("Synthetic probes (client-side latency)"))
-	b.WithPanel(newTimeseries("Probe latency percentiles", "Latency of the monitor's put, linearizable get, serializable get and delete on every member, per cluster and operation. The seed's targets: p99 below 100ms.", "s",
+	b.WithPanel(newTimeseries("Probe latency percentiles", "Latency of the monitor's put, linearizable get, serializable get and delete on every member, per cluster and operation. The target: p99 below 100ms.", "s",
 		rangeQ(mon(`histogram_quantile(0.50, sum by (etcd_cluster, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[$__rate_interval])))`), "p50 {{etcd_cluster}} {{operation}}"),
 		rangeQ(mon(`histogram_quantile(0.95, sum by (etcd_cluster, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[$__rate_interval])))`), "p95 {{etcd_cluster}} {{operation}}"),
 		rangeQ(mon(`histogram_quantile(0.99, sum by (etcd_cluster, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[$__rate_interval])))`), "p99 {{etcd_cluster}} {{operation}}"),
@@ -131,13 +131,13 @@ func overview() *dashboard.DashboardBuilder {
 		rangeQ(mon(`histogram_quantile(0.99, sum by (etcd_cluster, member, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[$__rate_interval])))`), "{{etcd_cluster}} {{member}} {{operation}}")).Span(12).Height(8))
 	b.WithPanel(newTimeseries("Probe failures", "Failed probes per second by reason (timeout, unavailable, no_space, permission_denied, ...).", "ops",
 		rangeQ(mon(`sum by (etcd_cluster, operation, reason) (rate(etcd_monitor_probe_failures_total{SEL}[$__rate_interval]))`), "{{etcd_cluster}} {{operation}} {{reason}}")).Span(12).Height(8))
-	b.WithPanel(newTimeseries("Probe p99 against a week ago", "The seed's baseline tracking: this hour's p99 over the same hour a week earlier (EtcdProbeLatencyRegressed fires above 2 and 10ms). Empty until a week of data exists.", "none",
+	b.WithPanel(newTimeseries("Probe p99 against a week ago", "This hour's p99 over the same hour a week earlier (EtcdProbeLatencyRegressed fires above 2 and 10ms). Empty until a week of data exists.", "none",
 		rangeQ(mon(`histogram_quantile(0.99, sum by (etcd_cluster, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[1h]))) / histogram_quantile(0.99, sum by (etcd_cluster, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[1h] offset 1w)))`), "{{etcd_cluster}} {{operation}}")).Span(24).Height(7).
 		Thresholds(thresholds(step{color: "green"}, step{color: "red", value: 2})).
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementRight, "lastNotNull", "max")))
 
 	b.WithRow(row("Leadership"))
-	b.WithPanel(newTimeseries("Leader changes", "Leader changes in the last hour: those the monitor saw, and elections from the raft term (which also counts elections between two checks). The seed alerts above 3 an hour.", "none",
+	b.WithPanel(newTimeseries("Leader changes", "Leader changes in the last hour: those the monitor saw, and elections from the raft term (which also counts elections between two checks). EtcdFrequentLeaderChanges warns above 2 an hour and pages above 3.", "none",
 		rangeQ(mon(`sum by (etcd_cluster) (increase(etcd_monitor_cluster_leader_changes_total{SEL}[1h]))`), "{{etcd_cluster}} leader changes seen"),
 		rangeQ(mon(`max by (etcd_cluster) (increase(etcd_monitor_cluster_raft_term{SEL}[1h]))`), "{{etcd_cluster}} elections (raft term)"),
 	).Span(12).Height(7).Decimals(0))
