@@ -2,8 +2,10 @@ package dashboards
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,6 +80,45 @@ func TestStableUIDs(t *testing.T) {
 		}
 		if d.Title == "" || !slices.Contains(d.Tags, "etcd-monitor") {
 			t.Errorf("%s: title %q tags %v: want a title and the tag etcd-monitor (the dashboards link each other by it)", d.File, d.Title, d.Tags)
+		}
+	}
+}
+
+// The "etcd-monitor dashboards" menu links the three by their tag, keeping
+// the time range and variables, and it and the annotation toggles stay
+// above the panels: the SDK's default placement ("inControlsMenu") would
+// fold them into Grafana 12's controls menu.
+func TestLinksAndAnnotationsAboveThePanels(t *testing.T) {
+	for _, d := range load(t) {
+		b, err := fs.ReadFile(FS(), d.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw struct {
+			Links       []map[string]any `json:"links"`
+			Annotations struct {
+				List []map[string]any `json:"list"`
+			} `json:"annotations"`
+		}
+		if err := json.Unmarshal(b, &raw); err != nil {
+			t.Fatal(err)
+		}
+		if len(raw.Links) != 1 {
+			t.Fatalf("%s: %d links, want the one dashboards menu", d.UID, len(raw.Links))
+		}
+		l := raw.Links[0]
+		if l["type"] != "dashboards" || l["title"] != "etcd-monitor dashboards" || l["asDropdown"] != true ||
+			l["includeVars"] != true || l["keepTime"] != true || fmt.Sprint(l["tags"]) != "[etcd-monitor]" {
+			t.Errorf("%s: link %v: want the etcd-monitor dashboards menu by tag, keeping time and variables", d.UID, l)
+		}
+		for _, o := range append(raw.Links, raw.Annotations.List...) {
+			name := o["name"] // an annotation's
+			if name == nil {
+				name = o["title"] // a link's
+			}
+			if p, ok := o["placement"]; ok {
+				t.Errorf("%s: %v has placement %v: want it above the panels (no placement)", d.UID, name, p)
+			}
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
 
 // Names of the dashboard files, which are the committed ones.
@@ -17,7 +19,7 @@ const (
 
 var builders = []struct {
 	file  string
-	build func() *dashboard
+	build func() *dashboard.DashboardBuilder
 }{
 	{FileOverview, overview},
 	{FileEtcd, etcdInternals},
@@ -28,12 +30,17 @@ var builders = []struct {
 func Render() (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for _, b := range builders {
+		d, err := b.build().Build()
+		if err != nil {
+			return nil, fmt.Errorf("building %s: %w", b.file, err)
+		}
+		finish(&d)
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetIndent("", "  ")
 		// PromQL has < and >, Grafana reads them either way; keep them readable.
 		enc.SetEscapeHTML(false)
-		if err := enc.Encode(b.build()); err != nil {
+		if err := enc.Encode(d); err != nil {
 			return nil, fmt.Errorf("rendering %s: %w", b.file, err)
 		}
 		out[b.file] = buf.Bytes()
