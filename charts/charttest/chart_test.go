@@ -155,7 +155,7 @@ func setups() []setup {
 				}
 				wantArgs(t, args, "--etcd.endpoints=http://etcd:2379", "--cluster.name=default")
 			},
-			accepted: []string{`cluster "default": 1 endpoints`},
+			accepted: []string{`cluster "default": 1 endpoint,`},
 		},
 		{
 			name:   "kubeadm preset",
@@ -199,7 +199,7 @@ func setups() []setup {
 				}
 				wantArgs(t, args, "--etcd.endpoints=https://127.0.0.1:2379", "--cluster.name=kubernetes")
 			},
-			accepted: []string{`cluster "kubernetes": 1 endpoints`},
+			accepted: []string{`cluster "kubernetes": 1 endpoint,`},
 		},
 		{
 			name:   "kubeadm over the host network",
@@ -212,7 +212,7 @@ func setups() []setup {
 				}
 				wantArgs(t, args, "--etcd.endpoints=https://127.0.0.1:2379")
 			},
-			accepted: []string{`cluster "kubernetes": 1 endpoints`},
+			accepted: []string{`cluster "kubernetes": 1 endpoint,`},
 		},
 		{
 			name: "one cluster with TLS and auth from Secrets",
@@ -243,7 +243,7 @@ etcd:
 				}
 				wantArgs(t, args, "--etcd.username=monitor", "--etcd.endpoints=https://10.0.0.11:2379")
 			},
-			accepted: []string{`cluster "kubernetes": 1 endpoints`},
+			accepted: []string{`cluster "kubernetes": 1 endpoint,`},
 		},
 		{
 			name: "multi-cluster",
@@ -295,7 +295,7 @@ extraArgs: [--probe.interval=10s]
 					t.Error("no checksum/clusters annotation: a changed cluster list would not restart the pod")
 				}
 			},
-			accepted: []string{`cluster "prod-a": 3 endpoints`, `cluster "prod-b": 1 endpoints`, `cluster "staging": 1 endpoints, checked every 30s, probes every 10s`},
+			accepted: []string{`cluster "prod-a": 3 endpoints`, `cluster "prod-b": 1 endpoint,`, `cluster "staging": 1 endpoint, checked every 30s, probes every 10s`},
 		},
 		{
 			name: "web TLS and basic auth",
@@ -347,7 +347,7 @@ serviceMonitor:
 					t.Errorf("the mounted web config is refused: %v", err)
 				}
 			},
-			accepted: []string{`cluster "default": 1 endpoints`},
+			accepted: []string{`cluster "default": 1 endpoint,`},
 		},
 		{
 			name: "kube-prometheus-stack with everything on",
@@ -432,7 +432,7 @@ networkPolicy:
 					t.Errorf("NetworkPolicy ingress %+v", np.Spec.Ingress)
 				}
 			},
-			accepted: []string{`cluster "kubernetes": 1 endpoints`},
+			accepted: []string{`cluster "kubernetes": 1 endpoint,`},
 		},
 	}
 }
