@@ -16,7 +16,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
-	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
 )
 
 // With basic auth in --web.config.file, nothing the monitor serves is

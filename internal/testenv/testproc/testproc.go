@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcd-monitor/etcd-monitor/internal/syncbuf"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/syncbuf"
 )
 
 // Proc is a program the test started; t.Cleanup kills it and waits for it.
