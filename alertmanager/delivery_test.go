@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
-	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
-	"github.com/etcd-monitor/etcd-monitor/internal/testproc"
-	"github.com/etcd-monitor/etcd-monitor/internal/testsink"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testbin"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testproc"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testsink"
 )
 
 // TestDeliveryAndInhibition runs the real Alertmanager on alertmanager.yml,

@@ -15,9 +15,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
-	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
-	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
-	"github.com/etcd-monitor/etcd-monitor/internal/testpushgateway"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testpushgateway"
 )
 
 // parseFlags parses a benchmark command line and returns the validated

@@ -13,8 +13,8 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
-	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
-	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testbin"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
 )
 
 func revision(t *testing.T, kv *clientv3.Client) int64 {

@@ -7,7 +7,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
-	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
 )
 
 // A closed checker leaves no goroutine behind: its loop, its per-member

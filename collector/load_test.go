@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
-	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
 )
 
 // grpcStarted sums etcd's own grpc_server_started_total over the given

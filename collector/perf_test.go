@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
-	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
 )
 
 // perfProber starts a 3-member cluster and a prober on its first member,

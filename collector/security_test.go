@@ -17,9 +17,9 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
-	"github.com/etcd-monitor/etcd-monitor/internal/syncbuf"
-	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
-	"github.com/etcd-monitor/etcd-monitor/internal/testpki"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/syncbuf"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testpki"
 )
 
 func TestReadOnlyUser(t *testing.T) {

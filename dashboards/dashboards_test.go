@@ -15,7 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testbin"
 )
 
 var update = flag.Bool("update", false, "rewrite the committed dashboard files from the Go definitions")

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/dashboards"
-	"github.com/etcd-monitor/etcd-monitor/internal/testproc"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testproc"
 )
 
 // benchWorkloads are pushed for the benchmark dashboard.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/etcd-monitor/etcd-monitor/internal/testproc"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testproc"
 )
 
 // promAPI is the part of Prometheus' HTTP API the tests use.

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcd-monitor/etcd-monitor/internal/testproc"
-	"github.com/etcd-monitor/etcd-monitor/internal/testsink"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testproc"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testsink"
 )
 
 // notification is one message a person would have received.

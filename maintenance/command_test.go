@@ -11,9 +11,9 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
-	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
-	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
-	"github.com/etcd-monitor/etcd-monitor/internal/testpushgateway"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testbin"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testpushgateway"
 )
 
 // Bad input is one line naming what is wrong, exit 2, before any

@@ -25,8 +25,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/etcd-monitor/etcd-monitor/dashboards"
-	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
-	"github.com/etcd-monitor/etcd-monitor/internal/testpki"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testbin"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testpki"
 	"github.com/etcd-monitor/etcd-monitor/rules"
 )
 

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/etcd-monitor/etcd-monitor/internal/testbin"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testbin"
 )
 
 // Release and Namespace are what every test renders as. KubeVersion is the

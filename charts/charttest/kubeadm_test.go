@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
-	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
-	"github.com/etcd-monitor/etcd-monitor/internal/testpki"
-	"github.com/etcd-monitor/etcd-monitor/internal/testproc"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testpki"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testproc"
 )
 
 // TestKubeadmPresetWatchesTheCluster is "one helm install with the preset

@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
-	"github.com/etcd-monitor/etcd-monitor/internal/testproc"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testproc"
 )
 
 // TestWebTLSAndBasicAuthServed runs the real binary with the arguments and

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcd-monitor/etcd-monitor/internal/testpki"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testpki"
 )
 
 // --config.check refuses everything serve would refuse at start, with the

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcd-monitor/etcd-monitor/internal/freeport"
-	"github.com/etcd-monitor/etcd-monitor/internal/syncbuf"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/syncbuf"
 )
 
 // binary is etcd-monitor built once for these tests: they check what a user
