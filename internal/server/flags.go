@@ -39,6 +39,7 @@ type Flags struct {
 	probePrefix        *string
 	hashKVInterval     *time.Duration
 	benchmarkAPI       *bool
+	alerts             *alertFlags
 }
 
 // RegisterFlags adds the monitor flags to cmd.
@@ -61,6 +62,7 @@ func RegisterFlags(cmd *kingpin.CmdClause, defaultInterval time.Duration) *Flags
 	f.benchmarkAPI = cmd.Flag("web.enable-benchmark-api", "Serve POST /api/v1/performance/benchmark, which writes load into the watched cluster (bounded: 100k requests, 1 minute, 200 clients, one run at a time).").Bool()
 	f.hashKVInterval = cmd.Flag("hashkv.interval", "How often the members' KV hashes are compared; 0 (the default) turns it off, as hashing a large keyspace costs the members CPU.").
 		Default("0s").Duration()
+	f.alerts = registerAlertFlags(cmd)
 	return f
 }
 
@@ -124,6 +126,7 @@ func (f *Flags) Options(conn *etcdconn.Config) (Options, error) {
 	return Options{
 		TelemetryPath: st.telemetryPath,
 		Benchmark:     st.benchmark,
+		Alerts:        f.alerts.options(),
 		Clusters: []collector.ClusterConfig{{
 			Name:                *f.clusterName,
 			Conn:                conn,
@@ -149,7 +152,7 @@ func (f *Flags) FileOptions(path string, dial, request time.Duration) (Options, 
 	if err != nil {
 		return Options{}, err
 	}
-	return Options{TelemetryPath: st.telemetryPath, Clusters: clusters, Benchmark: st.benchmark}, nil
+	return Options{TelemetryPath: st.telemetryPath, Clusters: clusters, Benchmark: st.benchmark, Alerts: f.alerts.options()}, nil
 }
 
 func (f *Flags) probeConfig() (collector.ProbeConfig, error) {
