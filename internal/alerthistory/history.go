@@ -24,10 +24,10 @@ const (
 	MinMaxBytes = 4 * MaxEntryBytes
 	// MaxPage bounds the entries one List returns.
 	MaxPage = 500
-	// decodeSlots is how many webhook bodies are decoded at once: the
-	// rest wait, so that many concurrent posts cannot multiply the memory
-	// one body costs.
-	decodeSlots = 4
+	// slots is how many webhook bodies are decoded, and history pages
+	// encoded, at once: the rest wait, so that many concurrent requests
+	// cannot multiply the memory one costs (about 1 MiB of body or page).
+	slots = 4
 )
 
 // Entry is one alert notification as kept in the history.
@@ -85,7 +85,7 @@ func MaxBytes(n int) Option { return func(s *Store) { s.maxBytes = max(n, MinMax
 func New(maxEntries int, clusterLabel string, logger *slog.Logger, opts ...Option) *Store {
 	s := &Store{
 		maxEntries: max(maxEntries, 1), maxBytes: DefaultMaxBytes,
-		clusterLabel: clusterLabel, logger: logger, slots: make(chan struct{}, decodeSlots), nextID: 1,
+		clusterLabel: clusterLabel, logger: logger, slots: make(chan struct{}, slots), nextID: 1,
 	}
 	for _, o := range opts {
 		o(s)
@@ -93,8 +93,9 @@ func New(maxEntries int, clusterLabel string, logger *slog.Logger, opts ...Optio
 	return s
 }
 
-// Acquire waits for one of the few decoding slots; call release when the
-// body is decoded and added. It fails only when ctx is done first.
+// Acquire waits for one of the few slots for decoding a webhook body or
+// encoding a page of history; call release when done. It fails only when
+// ctx is done first.
 func (s *Store) Acquire(ctx context.Context) (release func(), err error) {
 	select {
 	case s.slots <- struct{}{}:

@@ -504,6 +504,14 @@ func (a *API) alertHistory(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Before = n
 	}
+	// A page costs a few MiB while it is encoded: as many at once as
+	// webhook bodies are decoded, not as many as clients ask.
+	release, err := a.opts.Alerts.Acquire(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "gave up waiting to read the history: "+err.Error())
+		return
+	}
+	defer release()
 	entries, next := a.opts.Alerts.Page(f)
 	b := historyBody{Alerts: []json.RawMessage{}, NextCursor: next}
 	size := 0
