@@ -60,7 +60,7 @@ func TestBenchmarkAPI(t *testing.T) {
 		`{"clients":5000,"conns":10}`:              "clients",
 		`{"val_size":2000000000}`:                  "val_size",
 		`{"key_size":100000000}`:                   "key_size",
-		`{"clients":100,"val_size":1500000}`:       "clients",
+		`{"clients":200,"val_size":1500000}`:       "clients",
 		`{"total":10,"duration":"1s"}`:             "total",
 		`{"colour":"blue"}`:                        "colour",
 		`{"workload":"write"} {"workload":"read"}`: "more than one",
