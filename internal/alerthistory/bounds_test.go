@@ -2,9 +2,11 @@ package alerthistory
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -199,4 +201,33 @@ func TestDecodeTooLarge(t *testing.T) {
 			t.Errorf("%s: err %v, too large %v", tc.name, err, IsTooLarge(err))
 		}
 	}
+}
+
+// Writers and readers at once (run with -race): the bounds hold throughout.
+func TestConcurrentAddAndPage(t *testing.T) {
+	s := newTestStore(100, MaxBytes(MinMaxBytes))
+	big := strings.Repeat("y", MaxAnnotationValueBytes)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				release, _ := s.Acquire(context.Background())
+				s.Add(&Webhook{Alerts: []WebhookAlert{alert(map[string]string{"alertname": fmt.Sprint("W", w, "-", i)}, map[string]string{"summary": big})}}, time.Now())
+				release()
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				got, _ := s.Page(Filter{Limit: 50})
+				if len(got) > 50 || s.Bytes() > MinMaxBytes || s.Len() > 100 {
+					t.Errorf("%d entries on a page, %d bytes, %d kept", len(got), s.Bytes(), s.Len())
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
