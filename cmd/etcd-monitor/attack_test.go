@@ -22,9 +22,9 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
 
-// ServeMemoryBudget is the RSS `serve` stays within, watching one cluster,
+// serveMemoryBudget is the RSS `serve` stays within, watching one cluster,
 // whatever is posted to its alert webhook (README.md, "Memory").
-const ServeMemoryBudget = 160 << 20
+const serveMemoryBudget = 160 << 20
 
 // maxAlertBody is one webhook body near the 1 MiB limit whose every alert
 // is as large as the history keeps one: many labels and annotations, long
@@ -58,7 +58,7 @@ func maxAlertBody(t *testing.T, n int) []byte {
 // attacker or a broken sender would: oversized bodies, wrong media types,
 // no or wrong tokens, and thousands of the largest alerts the history
 // keeps, several at a time. Every answer has the right status, RSS stays
-// within ServeMemoryBudget throughout, and the history and the status page
+// within serveMemoryBudget throughout, and the history and the status page
 // stay small and quick. Before: text/plain was taken, 4 MiB bodies were
 // kept 1000 at a time (RSS 49 → 418 MB), one history GET was 503 MB and the
 // status page 84 MB.
@@ -283,9 +283,9 @@ func TestServeUnderAttack(t *testing.T) {
 
 	close(stopSampling)
 	<-sampled
-	t.Logf("RSS: peak %d MiB, after %d MiB; budget %d MiB", peak.Load()>>20, rssKiB(t, pid)>>10, ServeMemoryBudget>>20)
-	if p := peak.Load(); p == 0 || p > ServeMemoryBudget {
-		t.Errorf("peak RSS %d MiB, budget %d MiB", p>>20, ServeMemoryBudget>>20)
+	t.Logf("RSS: peak %d MiB, after %d MiB; budget %d MiB", peak.Load()>>20, rssKiB(t, pid)>>10, serveMemoryBudget>>20)
+	if p := peak.Load(); p == 0 || p > serveMemoryBudget {
+		t.Errorf("peak RSS %d MiB, budget %d MiB", p>>20, serveMemoryBudget>>20)
 	}
 	if strings.Contains(stderr.String(), token) {
 		t.Error("the monitor logged the webhook token")
