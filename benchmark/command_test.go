@@ -64,6 +64,18 @@ func TestBadInput(t *testing.T) {
 		{[]string{"--etcd.endpoints=ftp://x:1"}, "--etcd.endpoints"},
 		{[]string{"--clients=many"}, "--clients"},
 		{[]string{"--duration=soon"}, "--duration"},
+		// Sizes etcd refuses (--max-request-bytes, 1.5 MiB by default) and
+		// counts that only exhaust this machine. Before: accepted, then
+		// 13.7 GB of RSS (--val-size=2000000000), 2.3 GB and a failed
+		// cleanup (--key-size=100000000), 1.9 GB (--clients=10000000).
+		{[]string{"--val-size=2000000000", "--total=5"}, "--val-size"},
+		{[]string{"--val-size=1572864"}, "--val-size"},
+		{[]string{"--key-size=100000000"}, "--key-size"},
+		{[]string{"--key-size=1000000", "--val-size=1000000"}, "--val-size"},
+		{[]string{"--clients=10000000", "--total=5"}, "--clients"},
+		{[]string{"--clients=1000", "--val-size=1000000"}, "--clients"},
+		{[]string{"--clients=5000", "--conns=5000"}, "--conns"},
+		{[]string{"--key-size=12", "--key-space-size=1000000000000"}, "--key-space-size"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			// No cluster listens on the default endpoint: bad input must be

@@ -89,6 +89,31 @@ func DefaultConfig() Config {
 	}
 }
 
+// Bounds: what etcd cannot accept, and what would only exhaust the machine
+// running the benchmark. The same for the command line and the REST API
+// (which bounds totals, durations and clients further).
+const (
+	// MaxRequestBytes is etcd's default --max-request-bytes (1.5 MiB): a
+	// put of a larger key and value is refused by every member.
+	MaxRequestBytes = 1536 << 10
+	// requestOverhead is what a put request adds to its key and value in
+	// etcd's raft entry (header, field tags, lengths), rounded up.
+	requestOverhead = 512
+	// MaxClients and MaxConns bound the goroutines and gRPC connections.
+	MaxClients = 10_000
+	MaxConns   = 1_000
+	// MaxInFlightBytes bounds clients × request size: every client holds
+	// its own encoded request while it is in flight.
+	MaxInFlightBytes = 256 << 20
+	// MaxKeySpaceSize bounds the keys a run may write (and must clean up).
+	MaxKeySpaceSize = 100_000_000
+	// runDirBytes is the length of the run's directory below the prefix
+	// (newRunDir: 8 hex digits and a slash).
+	runDirBytes = 9
+	// maxKeyPrefixBytes: a directory name, not a payload.
+	maxKeyPrefixBytes = 4 << 10
+)
+
 // ConfigError names the setting that is wrong by its JSON name; the
 // command maps it to the flag (see flagFor).
 type ConfigError struct {
@@ -137,14 +162,39 @@ func (c Config) Validate() error {
 	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
 		return cfgErr("rate", "want requests per second, 0 for unlimited, got %v", c.Rate)
 	}
+	if c.Clients > MaxClients {
+		return cfgErr("clients", "at most %d, got %d", MaxClients, c.Clients)
+	}
+	if c.Conns > MaxConns {
+		return cfgErr("conns", "at most %d, got %d", MaxConns, c.Conns)
+	}
 	if c.KeySize < 1 {
 		return cfgErr("key_size", "must be at least 1, got %d", c.KeySize)
 	}
 	if c.ValSize < 0 {
 		return cfgErr("val_size", "must not be negative, got %d", c.ValSize)
 	}
+	if len(c.KeyPrefix) > maxKeyPrefixBytes {
+		return cfgErr("key_prefix", "%d bytes, at most %d", len(c.KeyPrefix), maxKeyPrefixBytes)
+	}
+	// The key is the prefix, the run directory and KeySize digits.
+	limit := int64(MaxRequestBytes - requestOverhead)
+	keyBytes := int64(len(c.KeyPrefix)) + runDirBytes + int64(c.KeySize)
+	if keyBytes > limit {
+		return cfgErr("key_size", "keys of %d bytes exceed etcd's default request limit (--max-request-bytes, 1.5 MiB): at most %d with this prefix", keyBytes, limit-keyBytes+int64(c.KeySize))
+	}
+	if req := keyBytes + int64(c.ValSize); req > limit {
+		return cfgErr("val_size", "%d bytes with %d-byte keys exceed etcd's default request limit (--max-request-bytes, 1.5 MiB): at most %d", c.ValSize, keyBytes, limit-keyBytes)
+	}
+	if inflight := int64(c.Clients) * (keyBytes + int64(c.ValSize) + requestOverhead); inflight > MaxInFlightBytes {
+		return cfgErr("clients", "%d clients with requests of %d bytes would hold %d MiB in flight, at most %d MiB: fewer clients or a smaller value",
+			c.Clients, keyBytes+int64(c.ValSize), inflight>>20, MaxInFlightBytes>>20)
+	}
 	if c.KeySpaceSize < 1 {
 		return cfgErr("key_space_size", "must be at least 1, got %d", c.KeySpaceSize)
+	}
+	if c.KeySpaceSize > MaxKeySpaceSize {
+		return cfgErr("key_space_size", "at most %d, got %d", MaxKeySpaceSize, c.KeySpaceSize)
 	}
 	if c.KeySize < maxKeyIndexDigits && int64(c.KeySpaceSize-1) >= pow10(c.KeySize) {
 		return cfgErr("key_space_size", "%d keys need %d-digit key indices, but the key size is %d", c.KeySpaceSize, len(fmt.Sprint(c.KeySpaceSize-1)), c.KeySize)

@@ -7,7 +7,8 @@
 #   prometheus          scrapes the monitor, the members and the Pushgateway,
 #                       loads rules/, sends to Alertmanager
 #   alertmanager        alertmanager/alertmanager.yml, its webhook pointed at
-#                       the monitor, secrets from deploy/secrets/
+#                       the monitor with a generated bearer token, secrets
+#                       from deploy/secrets/
 #   pushgateway         for `etcd-monitor benchmark --pushgateway.url=...`
 #   grafana             only where a Grafana is installed (not on Debian)
 #
@@ -107,9 +108,21 @@ wait_url() {
 	exit 1
 }
 
+# 0. The webhook's bearer token, shared by Alertmanager (credentials_file)
+# and the monitor: deploy/secrets/webhook_token where it exists, else a new
+# random one, so that only this Alertmanager writes the alert history.
+mkdir -p "$state/alertmanager/secrets"
+token_file=$state/alertmanager/secrets/webhook_token
+if [[ -f $root/deploy/secrets/webhook_token ]]; then
+	ln -sf "$root/deploy/secrets/webhook_token" "$token_file"
+else
+	(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$token_file")
+fi
+
 # 1. The demo cluster and the monitor. Its output names the members.
 start etcd-monitor "$monitor" demo --cluster.name="$cluster" \
-	--web.listen-address="$host:$mon_port" --demo.data-dir="$state/etcd"
+	--web.listen-address="$host:$mon_port" --demo.data-dir="$state/etcd" \
+	--alerts.webhook-token-file="$token_file"
 wait_url etcd-monitor "http://$host:$mon_port/health"
 members=()
 for ((i = 0; i < 100; i++)); do
@@ -127,10 +140,11 @@ start pushgateway "$pushgateway" --web.listen-address="$host:$pg_port"
 # and the webhook's host changed. Real secrets in deploy/secrets/ are used
 # where they exist, the examples otherwise (notifications then fail, and
 # Alertmanager logs why; the webhook to the monitor works either way).
-mkdir -p "$state/alertmanager/secrets"
 for ex in "$root"/deploy/secrets/*.example; do
 	name=$(basename "$ex" .example)
-	if [[ -f $root/deploy/secrets/$name ]]; then
+	if [[ $name == webhook_token ]]; then
+		continue # step 0
+	elif [[ -f $root/deploy/secrets/$name ]]; then
 		ln -sf "$root/deploy/secrets/$name" "$state/alertmanager/secrets/$name"
 	else
 		cp "$ex" "$state/alertmanager/secrets/$name"

@@ -27,14 +27,17 @@ import (
 var update = flag.Bool("update", false, "save the captured webhook body as the fuzz fixture")
 
 // TestRealAlertmanagerWebhook runs the pinned alertmanager with a webhook
-// receiver pointing at the monitor's API, fires and resolves an alert
-// through Alertmanager's own API, and checks that the exact bodies
-// Alertmanager sends are accepted and kept. The first body is saved as the
-// fixture the fuzz target starts from.
+// receiver pointing at the monitor's API, its bearer token from a
+// credentials_file as the shipped alertmanager.yml has it, fires and
+// resolves an alert through Alertmanager's own API, and checks that the
+// exact requests Alertmanager sends pass the token and media type checks
+// and are kept. The first body is saved as the fixture the fuzz target
+// starts from.
 func TestRealAlertmanagerWebhook(t *testing.T) {
 	amBin := testbin.Require(t, "run `make tools`", "alertmanager")
 	store := alerthistory.New(100, collector.LabelCluster, slog.New(slog.DiscardHandler))
-	a := api.New(api.Options{Alerts: store})
+	const token = "am-webhook-token-3f9c"
+	a := api.New(api.Options{Alerts: store, WebhookToken: []byte(token)})
 	var mu sync.Mutex
 	var bodies [][]byte
 	var codes []int
@@ -53,6 +56,10 @@ func TestRealAlertmanagerWebhook(t *testing.T) {
 	defer srv.Close()
 
 	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "webhook_token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg := fmt.Sprintf(`route:
   receiver: monitor
   group_by: [alertname, etcd_cluster]
@@ -64,7 +71,10 @@ receivers:
     webhook_configs:
       - url: %s/api/v1/alerts
         send_resolved: true
-`, srv.URL)
+        http_config:
+          authorization:
+            credentials_file: %s
+`, srv.URL, tokenFile)
 	if err := os.WriteFile(filepath.Join(dir, "am.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

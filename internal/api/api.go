@@ -6,11 +6,14 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -41,6 +44,9 @@ type Options struct {
 	Alerts   *alerthistory.Store
 	// Benchmark is nil unless --web.enable-benchmark-api is set.
 	Benchmark BenchmarkFunc
+	// WebhookToken, when set, is the bearer token POST /api/v1/alerts
+	// requires.
+	WebhookToken []byte
 	// Demo is set in demo mode only.
 	Demo   DemoControl
 	Logger *slog.Logger
@@ -403,18 +409,80 @@ func (a *API) benchmark(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, report)
 }
 
+// maxHistoryPage is the default page of GET /api/v1/alerts/history;
+// ?limit= goes up to alerthistory.MaxPage.
+const maxHistoryPage = 100
+
+// maxHistoryBytes bounds the entries of one history answer (as JSON):
+// a page stops early rather than grow beyond it, and says where to go on.
+const maxHistoryBytes = 1 << 20
+
+// receiveAlerts is Alertmanager's webhook. In order: the bearer token
+// (when one is set), the media type (a browser's cross-site form or
+// text/plain post is refused before its body is read), the size, then the
+// payload.
 func (a *API) receiveAlerts(w http.ResponseWriter, r *http.Request) {
 	if a.opts.Alerts == nil {
 		writeError(w, http.StatusNotFound, "alert history is off")
 		return
 	}
+	if len(a.opts.WebhookToken) > 0 && !bearerMatches(r.Header.Get("Authorization"), a.opts.WebhookToken) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="etcd-monitor alert webhook"`)
+		writeError(w, http.StatusUnauthorized, "the alert webhook needs Authorization: Bearer with the token the monitor reads from --alerts.webhook-token-file")
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
+		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %.64q: want application/json", ct))
+		return
+	}
+	tooLarge := fmt.Sprintf("body larger than %d bytes (1 MiB): send fewer alerts per notification (webhook_configs max_alerts)", alerthistory.MaxBody)
+	if r.ContentLength > alerthistory.MaxBody {
+		writeError(w, http.StatusRequestEntityTooLarge, tooLarge)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, alerthistory.MaxBody)
+	release, err := a.opts.Alerts.Acquire(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "gave up waiting to decode the notification: "+err.Error())
+		return
+	}
+	defer release()
 	wh, err := alerthistory.Decode(r.Body)
 	if err != nil {
+		if alerthistory.IsTooLarge(err) {
+			writeError(w, http.StatusRequestEntityTooLarge, tooLarge)
+			return
+		}
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	added := a.opts.Alerts.Add(wh, time.Now())
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "received": len(added)})
+}
+
+// isJSON accepts application/json with any parameters (charset=utf-8).
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
+}
+
+// bearerMatches compares the header's bearer token with want in constant
+// time; hashing first makes the comparison's time independent of the
+// lengths too.
+func bearerMatches(header string, want []byte) bool {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	exp := sha256.Sum256(want)
+	return subtle.ConstantTimeCompare(got[:], exp[:]) == 1
+}
+
+type historyBody struct {
+	Alerts []json.RawMessage `json:"alerts"`
+	// NextCursor, when set, is the ?cursor= of the next (older) page.
+	NextCursor uint64 `json:"next_cursor,omitempty"`
 }
 
 func (a *API) alertHistory(w http.ResponseWriter, r *http.Request) {
@@ -423,20 +491,51 @@ func (a *API) alertHistory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := alerthistory.Filter{Cluster: q.Get("cluster"), AlertName: q.Get("alertname"), Status: q.Get("status")}
+	f := alerthistory.Filter{Cluster: q.Get("cluster"), AlertName: q.Get("alertname"), Status: q.Get("status"), Limit: maxHistoryPage}
 	if f.Status != "" && f.Status != "firing" && f.Status != "resolved" {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("status %q: want firing or resolved", f.Status))
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("status %.64q: want firing or resolved", f.Status))
 		return
 	}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %q: want a positive number", l))
+		if err != nil || n < 1 || n > alerthistory.MaxPage {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %.64q: want 1 to %d", l, alerthistory.MaxPage))
 			return
 		}
 		f.Limit = n
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": a.opts.Alerts.List(f)})
+	if c := q.Get("cursor"); c != "" {
+		n, err := strconv.ParseUint(c, 10, 64)
+		if err != nil || n == 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("cursor %.64q: want the next_cursor of the previous page", c))
+			return
+		}
+		f.Before = n
+	}
+	// A page costs a few MiB while it is encoded: as many at once as
+	// webhook bodies are decoded, not as many as clients ask.
+	release, err := a.opts.Alerts.Acquire(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "gave up waiting to read the history: "+err.Error())
+		return
+	}
+	defer release()
+	entries, next := a.opts.Alerts.Page(f)
+	b := historyBody{Alerts: []json.RawMessage{}, NextCursor: next}
+	size := 0
+	for i := range entries {
+		raw, err := json.Marshal(&entries[i])
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		if size += len(raw); size > maxHistoryBytes && i > 0 {
+			b.NextCursor = entries[i-1].ID
+			break
+		}
+		b.Alerts = append(b.Alerts, raw)
+	}
+	writeJSON(w, http.StatusOK, b)
 }
 
 var demoActions = []string{"stop", "start", "partition", "heal"}

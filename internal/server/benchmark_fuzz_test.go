@@ -5,14 +5,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/etcd-monitor/etcd-monitor/benchmark"
 	"github.com/etcd-monitor/etcd-monitor/internal/api"
 )
 
 // FuzzDecodeBenchmark: any body either becomes a bounded, valid benchmark
-// or a one-line 400, never a panic.
+// (within the API's bounds and the ones etcd and the machine set: request
+// size, clients, bytes in flight) or a one-line 400, never a panic.
 func FuzzDecodeBenchmark(f *testing.F) {
 	for _, s := range []string{``, `{}`, `{"workload":"mixed","total":600,"clients":8,"conns":2}`, `{"duration":"30s"}`,
-		`{"duration":12.5}`, `{"workload":"read","consistency":"s"}`, `{"total":-1}`, `[]`, `{"colour":1}`, `null`} {
+		`{"duration":12.5}`, `{"workload":"read","consistency":"s"}`, `{"total":-1}`, `[]`, `{"colour":1}`, `null`,
+		`{"val_size":1572000}`, `{"key_size":1000000,"val_size":600000}`, `{"clients":200,"val_size":1400000}`, `{"key_space_size":1e12,"key_size":13}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -26,6 +29,10 @@ func FuzzDecodeBenchmark(f *testing.F) {
 		}
 		if cfg.Validate() != nil || cfg.Total > MaxAPIBenchmarkTotal || cfg.Duration > MaxAPIBenchmarkDuration || cfg.Clients > MaxAPIBenchmarkClients || (cfg.Total == 0 && cfg.Duration == 0) {
 			t.Fatalf("%q accepted as %+v", body, cfg)
+		}
+		request := int64(len(cfg.KeyPrefix)+9+cfg.KeySize) + int64(cfg.ValSize)
+		if request > benchmark.MaxRequestBytes || int64(cfg.Clients)*request > benchmark.MaxInFlightBytes || cfg.KeySpaceSize > benchmark.MaxKeySpaceSize {
+			t.Fatalf("%q accepted: requests of %d bytes, %d clients, %d keys", body, request, cfg.Clients, cfg.KeySpaceSize)
 		}
 	})
 }

@@ -31,6 +31,7 @@ type Flags struct {
 	telemetryPath *string
 	benchmarkAPI  *bool
 	clusters      *clusterconfig.Flags
+	alerts        *alertFlags
 }
 
 // RegisterFlags adds the monitor flags to a command that starts the cluster
@@ -46,6 +47,7 @@ func registerFlags(cmd *kingpin.CmdClause, o clusterconfig.Options) *Flags {
 	f.apiPort = cmd.Flag("api-port", "The original etcd-monitor guide's flag: sets the port of --web.listen-address.").Hidden().NoEnvar().Int()
 	f.telemetryPath = cmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	f.benchmarkAPI = cmd.Flag("web.enable-benchmark-api", "Serve POST /api/v1/performance/benchmark, which writes load into the watched cluster (bounded: 100k requests, 1 minute, 200 clients, one run at a time).").Bool()
+	f.alerts = registerAlertFlags(cmd)
 	return f
 }
 
@@ -149,7 +151,7 @@ func (f *Flags) serveOptions() (Options, error) {
 }
 
 func (f *Flags) options(path string, clusters ...collector.ClusterConfig) Options {
-	o := Options{TelemetryPath: path, Clusters: clusters}
+	o := Options{TelemetryPath: path, Clusters: clusters, Alerts: f.alerts.options()}
 	if *f.benchmarkAPI {
 		o.Benchmark = runBenchmark
 	}

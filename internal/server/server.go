@@ -34,10 +34,9 @@ type Options struct {
 	Benchmark api.BenchmarkFunc
 	// Demo enables the demo's member control endpoints.
 	Demo api.DemoControl
+	// Alerts configure the alert webhook and its history.
+	Alerts AlertOptions
 }
-
-// alertHistorySize bounds the webhook history kept in memory.
-const alertHistorySize = 1000
 
 // Monitor is a running set of checkers and the registry that exposes them.
 type Monitor struct {
@@ -71,9 +70,14 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 		collector.NewClusterCollector(m.Checkers),
 		m.Probes,
 	)
-	m.Alerts = alerthistory.New(alertHistorySize, collector.LabelCluster, logger)
+	var historyOpts []alerthistory.Option
+	if opts.Alerts.HistoryBytes > 0 {
+		historyOpts = append(historyOpts, alerthistory.MaxBytes(opts.Alerts.HistoryBytes))
+	}
+	m.Alerts = alerthistory.New(alerthistory.DefaultMaxEntries, collector.LabelCluster, logger, historyOpts...)
 	m.Trends = status.NewRecorder(status.Sources(m.Checkers))
-	m.API = api.New(api.Options{Clusters: status.Sources(m.Checkers), Alerts: m.Alerts, Benchmark: opts.Benchmark, Demo: opts.Demo, Logger: logger})
+	m.API = api.New(api.Options{Clusters: status.Sources(m.Checkers), Alerts: m.Alerts, Benchmark: opts.Benchmark, Demo: opts.Demo, Logger: logger,
+		WebhookToken: opts.Alerts.WebhookToken})
 	return m
 }
 
@@ -114,6 +118,9 @@ func (m *Monitor) Serve(ctx context.Context, flags *web.FlagConfig) error {
 	h, err := m.Handler()
 	if err != nil {
 		return err
+	}
+	if len(m.opts.Alerts.WebhookToken) == 0 {
+		m.logger.Info("the alert webhook (POST /api/v1/alerts) takes notifications from anyone who can reach the port (and --web.config.file lets in); --alerts.webhook-token-file requires a bearer token")
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)

@@ -10,6 +10,10 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testbin"
 )
 
+// WebhookToken is the bearer token AlertmanagerConfig's webhook sends, for
+// a monitor started with --alerts.webhook-token-file.
+const WebhookToken = "test-webhook-token"
+
 // AlertmanagerConfig writes into dir the shipped alertmanager.yml with
 // what a deployment changes pointed at s: the SMTP relay, the secret files
 // (PagerDuty's routing key is routingKey), the PagerDuty and Slack URLs,
@@ -63,6 +67,7 @@ func (s *Sinks) AlertmanagerConfig(t testing.TB, dir, routingKey, webhookURL str
 		case "webhook":
 			c := rcv["webhook_configs"].([]any)[0].(map[string]any)
 			c["url"] = webhookURL
+			c["http_config"] = map[string]any{"authorization": map[string]any{"credentials_file": secret("webhook_token", WebhookToken)}}
 		}
 	}
 	for _, n := range []string{"pagerduty", "slack", "email", "webhook"} {
