@@ -61,9 +61,11 @@ func TestFleetPageOfAThousand(t *testing.T) {
 		`<form class="filter" method="get" action="/" role="search">`,
 		`1–1000 of 1000, worst first.`,
 		`<tr data-fleet-cluster="tenant-0007" data-state="unavailable"><th scope="row"><a href="/?cluster=tenant-0007">tenant-0007</a></th>` +
-			`<td><span class="badge unavailable">UNAVAILABLE</span></td><td>0 of 3 healthy</td><td>no member could be reached <span class="note">+3 more</span></td><td>none</td>`,
-		`<td>2 of 3 healthy</td><td>member m3 is down <span class="note">+1 more</span></td><td>m1</td><td><time datetime=`,
-		`<td><span class="badge unknown">UNKNOWN</span></td><td>—</td><td>no check has finished yet</td><td>none</td><td>not yet</td></tr>`,
+			`<td><span class="badge unavailable">UNAVAILABLE</span></td><td>0 of 3 healthy</td><td>none</td><td><time datetime=`,
+		`<td>no member could be reached <span class="more">+3 more</span></td></tr>`,
+		`<td>2 of 3 healthy</td><td>m1</td><td><time datetime=`,
+		`<td>member m3 is down <span class="more">+1 more</span></td></tr>`,
+		`<td><span class="badge unknown">UNKNOWN</span></td><td>—</td><td>none</td><td>not yet</td><td>no check has finished yet</td></tr>`,
 		`href="/api/v1/clusters"`,
 	} {
 		if !strings.Contains(body, want) {
@@ -214,4 +216,18 @@ func benchmarkPage(b *testing.B, path string) {
 		n = rec.Body.Len()
 	}
 	b.ReportMetric(float64(n), "bytes/page")
+}
+
+// A cluster whose checks stopped finishing says so in its row, whatever
+// its last state was.
+func TestFleetPageStaleCheck(t *testing.T) {
+	srcs := fleet(MaxCards+1, time.Now())
+	srcs[0].(*statustest.Source).Set(statustest.Healthy("tenant-0000", time.Now().Add(-5*time.Minute)))
+	body := get(t, newHandler(t, Options{Clusters: srcs}), http.MethodGet, "/").Body.String()
+	if !regexp.MustCompile(`data-fleet-cluster="tenant-0000" data-state="healthy">.*<time class="stale" datetime="[^"]+" title="[^"]+">5m ago</time>`).MatchString(body) {
+		t.Error("a check 5 minutes old is not marked stale")
+	}
+	if strings.Count(body, `class="stale"`) != 1 {
+		t.Errorf("%d stale checks, want 1", strings.Count(body, `class="stale"`))
+	}
 }
