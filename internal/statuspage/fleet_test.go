@@ -231,3 +231,26 @@ func TestFleetPageStaleCheck(t *testing.T) {
 		t.Errorf("%d stale checks, want 1", strings.Count(body, `class="stale"`))
 	}
 }
+
+// The rows are written by hand, not by html/template: names and problems
+// from a cluster are still text, never markup.
+func TestFleetRowsEscape(t *testing.T) {
+	srcs := fleet(MaxCards, time.Now())
+	name := `x"><script>alert(1)</script>&`
+	s := statustest.Down(statustest.Healthy(name, time.Now()), "m3", "refused")
+	s.Members[0].Name = `<i>m1</i>`
+	srcs = append(srcs, statustest.New(name).Set(s))
+	body := get(t, newHandler(t, Options{Clusters: srcs}), http.MethodGet, "/").Body.String()
+	if strings.Contains(body, "<script>") || strings.Contains(body, "<i>") {
+		t.Fatal("a cluster's name or member name became markup")
+	}
+	for _, want := range []string{
+		`<tr data-fleet-cluster="x&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&amp;" data-state="degraded">`,
+		`<a href="/?cluster=x%22%3E%3Cscript%3Ealert%281%29%3C%2Fscript%3E%26">x&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&amp;</a>`,
+		`<td>&lt;i&gt;m1&lt;/i&gt;</td>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
