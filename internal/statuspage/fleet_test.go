@@ -254,3 +254,27 @@ func TestFleetRowsEscape(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFleetQuery sends arbitrary queries to the page of a fleet: no input
+// may panic it or get a 5xx, and a 4xx is one line.
+func FuzzFleetQuery(f *testing.F) {
+	h, err := New(Options{Clusters: fleet(MaxCards+3, time.Now())})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, q := range []string{"", "q=tenant-0*&state=unhealthy", "state=degraded,unknown&offset=2", "cluster=tenant-0003", "q=%5B", "offset=99999999999999999999"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.URL.RawQuery = query
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch {
+		case rec.Code >= 500:
+			t.Fatalf("?%s: %d %s", query, rec.Code, rec.Body.String())
+		case rec.Code >= 400 && strings.Count(strings.TrimSpace(rec.Body.String()), "\n") != 0:
+			t.Fatalf("?%s: %d with more than one line", query, rec.Code)
+		}
+	})
+}
