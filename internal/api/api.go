@@ -1,7 +1,8 @@
 // Package api serves the REST API (/health, /api/v1/…): the status model of
-// internal/status as JSON, the leader history, recent probe latencies, the
-// alert history fed by Alertmanager's webhook, and the optional benchmark
-// and demo controls.
+// internal/status as JSON, a fleet's list of every cluster's state
+// (clusters.go), the leader history, recent probe latencies, the alert
+// history fed by Alertmanager's webhook, and the optional benchmark and demo
+// controls.
 package api
 
 import (
