@@ -1,7 +1,8 @@
 // Package api serves the REST API (/health, /api/v1/…): the status model of
-// internal/status as JSON, the leader history, recent probe latencies, the
-// alert history fed by Alertmanager's webhook, and the optional benchmark
-// and demo controls.
+// internal/status as JSON, a fleet's list of every cluster's state
+// (clusters.go), the leader history, recent probe latencies, the alert
+// history fed by Alertmanager's webhook, and the optional benchmark and demo
+// controls.
 package api
 
 import (
@@ -86,6 +87,7 @@ func New(opts Options) *API {
 	}
 	a := &API{opts: opts, mux: http.NewServeMux()}
 	a.route("/health", http.MethodGet, a.health)
+	a.route("/api/v1/clusters", http.MethodGet, a.clusters)
 	a.route("/api/v1/cluster/status", http.MethodGet, a.clusterStatus)
 	a.route("/api/v1/cluster/leader", http.MethodGet, a.leader)
 	a.route("/api/v1/metrics/current", http.MethodGet, a.currentMetrics)
@@ -160,32 +162,40 @@ func (a *API) checker(r *http.Request) (status.Source, error) {
 		if len(cs) == 1 {
 			return cs[0], nil
 		}
-		return nil, BadRequest("several clusters are watched: add ?cluster= with one of %s", strings.Join(a.names(), ", "))
+		return nil, BadRequest("several clusters are watched: add ?cluster= with one of %s", a.names())
 	}
 	for _, c := range cs {
 		if c.Name() == name {
 			return c, nil
 		}
 	}
-	return nil, &RequestError{Status: http.StatusNotFound, Msg: fmt.Sprintf("unknown cluster %q: watched are %s", name, strings.Join(a.names(), ", "))}
+	return nil, &RequestError{Status: http.StatusNotFound, Msg: fmt.Sprintf("unknown cluster %q: watched are %s", name, a.names())}
 }
 
-func (a *API) names() []string {
+// maxNamesInError bounds the cluster names an error lists: a fleet's
+// thousand names would make a one-line error a page long.
+const maxNamesInError = 10
+
+// names lists the watched clusters for an error message, the first few
+// only in a fleet, pointing at the endpoint that lists them all.
+func (a *API) names() string {
 	var n []string
 	for _, c := range a.opts.Clusters {
+		if len(n) == maxNamesInError {
+			return fmt.Sprintf("%s and %d more (GET /api/v1/clusters lists them)", strings.Join(n, ", "), len(a.opts.Clusters)-len(n))
+		}
 		n = append(n, c.Name())
 	}
-	return n
+	return strings.Join(n, ", ")
 }
 
-// freshness: a check older than three intervals (and 30 s) is stale.
+// fresh says whether a cluster's last check is recent (status.Fresh).
 func fresh(ch status.Source, now time.Time) (bool, *time.Time) {
 	s := ch.Snapshot()
 	if s == nil {
 		return false, nil
 	}
-	limit := max(3*ch.Config().HealthCheckInterval, 30*time.Second)
-	return now.Sub(s.Time) <= limit, status.TimePtr(s.Time)
+	return status.Fresh(s.Time, ch.Config().HealthCheckInterval, now), status.TimePtr(s.Time)
 }
 
 type healthCluster struct {
@@ -210,7 +220,9 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) {
 	for _, c := range a.opts.Clusters {
 		f, last := fresh(c, now)
 		b.Fresh = b.Fresh && f
-		b.Clusters = append(b.Clusters, healthCluster{Name: c.Name(), LastCheck: last, Fresh: f, State: status.Build(c).State})
+		// The summary reads the snapshot only: no probe percentiles for a
+		// liveness check of a thousand clusters.
+		b.Clusters = append(b.Clusters, healthCluster{Name: c.Name(), LastCheck: last, Fresh: f, State: status.Summarize(c, now).State})
 	}
 	writeJSON(w, http.StatusOK, b)
 }

@@ -34,7 +34,7 @@ func FuzzAPI(f *testing.F) {
 	})
 	fixture, _ := os.ReadFile("../alerthistory/testdata/alertmanager-v0.28.1-webhook.json")
 	for _, p := range []string{"/health", "/api/v1/cluster/status", "/api/v1/cluster/leader?cluster=a", "/api/v1/metrics/current?cluster=b%20c",
-		"/api/v1/metrics/latency", "/api/v1/alerts/history?limit=3&status=firing", "/api/v1/demo/members/m1/stop", "/api/v1/x"} {
+		"/api/v1/metrics/latency", "/api/v1/alerts/history?limit=3&status=firing", "/api/v1/clusters?name=a*&state=unhealthy,healthy&limit=1&offset=1", "/api/v1/demo/members/m1/stop", "/api/v1/x"} {
 		f.Add("GET", p, "", "", []byte(nil))
 	}
 	f.Add("GET", "/api/v1/alerts/history?limit=500&cursor=3", "", "", []byte(nil))

@@ -79,14 +79,48 @@ func TestPageInBrowser(t *testing.T) {
 	screenshot(t, chromium, srv.URL, "statuspage-phone-degraded-full.png", 412, 2400)
 }
 
+// The fleet view of 1,000 clusters as Chromium builds it: every row in its
+// DOM, the unhealthy first, and screenshots at desktop and phone width of
+// the whole fleet and of a filtered view.
+func TestFleetPageInBrowser(t *testing.T) {
+	chromium := testbin.Require(t, "apt-get install chromium", "chromium")
+	h := newHandler(t, Options{Clusters: fleet(1000, time.Now().Add(-3*time.Second)), Version: "test"})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	if err := os.MkdirAll(artifactDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dom := runChromium(t, chromium, "--dump-dom", srv.URL+"/")
+	rows := fleetRows(dom)
+	if len(rows) != 1000 || rows[0] != (fleetRowSeen{"tenant-0007", "unavailable"}) || rows[999].state != "healthy" {
+		t.Errorf("browser DOM: %d fleet rows, first %+v", len(rows), rows[:min(len(rows), 1)])
+	}
+	for _, want := range []string{"<b>20</b> unavailable", "<b>920</b> healthy", `<input type="search" name="q"`} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("browser DOM lacks %q", want)
+		}
+	}
+	screenshot(t, chromium, srv.URL, "statuspage-desktop-fleet.png", 1280, 900)
+	screenshot(t, chromium, srv.URL, "statuspage-phone-fleet.png", 412, 915)
+	// What the form sends: the phone screenshot of a filtered fleet.
+	screenshotURL(t, chromium, srv.URL+"/?q=tenant-00&state=unhealthy", "statuspage-phone-fleet-filtered.png", 412, 915)
+	// A row's link: one cluster's card, with the way back.
+	screenshotURL(t, chromium, srv.URL+"/?cluster=tenant-0003", "statuspage-phone-fleet-cluster.png", 412, 915)
+}
+
 func screenshot(t *testing.T, chromium, url, name string, w, h int, extra ...string) {
+	t.Helper()
+	screenshotURL(t, chromium, url+"/", name, w, h, extra...)
+}
+
+func screenshotURL(t *testing.T, chromium, url, name string, w, h int, extra ...string) {
 	t.Helper()
 	path, err := filepath.Abs(filepath.Join(artifactDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = os.Remove(path)
-	runChromium(t, chromium, append([]string{"--screenshot=" + path, "--window-size=" + strconv.Itoa(w) + "," + strconv.Itoa(h), "--hide-scrollbars"}, append(extra, url+"/")...)...)
+	runChromium(t, chromium, append([]string{"--screenshot=" + path, "--window-size=" + strconv.Itoa(w) + "," + strconv.Itoa(h), "--hide-scrollbars"}, append(extra, url)...)...)
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)

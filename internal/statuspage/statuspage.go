@@ -5,6 +5,10 @@
 // leader changes), recent leader changes and recent alerts, with links to
 // /metrics and the REST API.
 //
+// Past MaxCards clusters the page is the fleet view instead (fleet.go): the
+// counts by state, a filter form (?q=, ?state=) and a table of the
+// clusters, worst first; /?cluster=NAME shows one cluster's card.
+//
 // It is plain server-rendered HTML from html/template with inline CSS and no
 // JavaScript: it must work behind closed networks (no external assets), in
 // any browser, on a phone, and refresh itself with a meta refresh; the
@@ -22,6 +26,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -93,9 +98,10 @@ func New(opts Options) (http.Handler, error) {
 	// The page runs no script and loads nothing, so the policy forbids
 	// both; the one inline stylesheet is allowed by its hash, which keeps
 	// injected markup (should escaping ever fail) from styling the page.
+	// The fleet view's filter form submits to the page itself.
 	sum := sha256.Sum256(css)
 	csp := "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
-		"'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+		"'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
 	return &handler{
 		opts: opts, tmpl: tmpl, style: template.CSS(css), csp: csp, //nolint:gosec // our own embedded stylesheet, not data
 		refresh: int((opts.Refresh + time.Second - 1) / time.Second),
@@ -112,10 +118,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed: use GET", http.StatusMethodNotAllowed)
 		return
 	}
+	p, code, err := h.build(r.URL.Query())
+	if err != nil {
+		http.Error(w, err.Error(), code)
+		return
+	}
 	// Rendered into a buffer first, so a template error is a clean 500
 	// rather than half a page.
 	var buf bytes.Buffer
-	if err := h.tmpl.Execute(&buf, h.build()); err != nil {
+	if err := h.tmpl.Execute(&buf, p); err != nil {
 		http.Error(w, "rendering the status page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -139,9 +150,12 @@ type page struct {
 	Refresh       int
 	Version       string
 	Generated     timeView
-	Overall       string // worst state, for the page title and header
+	Title         string
+	Overall       string // worst state of every cluster, for the header
 	OverallText   string
 	Clusters      []clusterView
+	Fleet         *fleetView // the fleet table instead of the cards
+	Detail        bool       // one cluster's card, from the fleet view
 	Multi         bool
 	AlertsEnabled bool
 	Alerts        []alertView
@@ -215,29 +229,54 @@ type alertView struct {
 	Summary  string
 }
 
-func (h *handler) build() page {
+// build lays out the page asked for by the query: the cards of every
+// cluster (at most MaxCards), the fleet view, or one cluster's card
+// (?cluster=NAME). A bad query is a 4xx with a one-line error.
+func (h *handler) build(q url.Values) (page, int, error) {
 	now := time.Now()
+	all := h.opts.Clusters
 	p := page{
 		Style: h.style, Refresh: h.refresh, Version: h.opts.Version, Generated: timeOf(now, now),
-		Multi: len(h.opts.Clusters) > 1, AlertsEnabled: h.opts.Alerts != nil, Overall: status.StateHealthy,
+		Multi: len(all) > 1, AlertsEnabled: h.opts.Alerts != nil, Overall: status.StateHealthy,
 	}
-	if len(h.opts.Clusters) == 0 {
-		p.Overall = status.StateUnknown
+	alerts := alerthistory.Filter{Limit: maxAlerts}
+	var cards []status.Source
+	switch name := q.Get("cluster"); {
+	case q.Has("cluster"):
+		i := slices.IndexFunc(all, func(s status.Source) bool { return s.Name() == name })
+		if i < 0 {
+			return p, http.StatusNotFound, fmt.Errorf("unknown cluster %q: the page at / lists the watched clusters", name)
+		}
+		cards, p.Detail, alerts.Cluster = all[i:i+1], true, name
+		// The header still speaks for the whole fleet, from the
+		// snapshots only.
+		p.Overall = status.BuildFleet(all, status.Filter{}, now).Counts.Worst()
+	case len(all) > MaxCards || q.Has("q") || q.Has("state"):
+		fq, err := parseFleetQuery(q)
+		if err != nil {
+			return p, http.StatusBadRequest, err
+		}
+		p.Fleet, p.Overall = buildFleet(all, fq, now)
+	default:
+		cards = all
+		if len(all) == 0 {
+			p.Overall = status.StateUnknown
+		}
 	}
-	for _, ch := range h.opts.Clusters {
+	for _, ch := range cards {
 		cv := buildCluster(ch, now, p.Multi)
 		if h.opts.Trends != nil {
 			tr, _ := h.opts.Trends.Trend(ch.Name(), now)
 			tv := buildTrends(tr, now)
 			cv.Trends = &tv
 		}
-		if status.Worse(cv.State, p.Overall) {
+		if !p.Detail && status.Worse(cv.State, p.Overall) {
 			p.Overall = cv.State
 		}
 		p.Clusters = append(p.Clusters, cv)
 	}
 	if h.opts.Alerts != nil {
-		for _, e := range h.opts.Alerts.List(alerthistory.Filter{Limit: maxAlerts}) {
+		for _, e := range h.opts.Alerts.List(alerts) {
 			av := alertView{
 				Time: timeOf(now, e.ReceivedAt), Status: strings.ToUpper(e.Status), Class: "bad",
 				Name: e.AlertName, Cluster: e.Cluster, Member: e.Member, Severity: e.Severity, Summary: e.Summary,
@@ -249,9 +288,14 @@ func (h *handler) build() page {
 		}
 	}
 	p.OverallText = status.StateText(p.Overall)
+	p.Title = p.OverallText
+	if p.Detail {
+		p.Title = p.Clusters[0].StateText + " · " + p.Clusters[0].Name
+	}
 	p.Links = []link{
 		{"Metrics", h.opts.TelemetryPath},
 		{"Health", "/health"},
+		{"Clusters", "/api/v1/clusters"},
 		{"Alert history", "/api/v1/alerts/history"},
 	}
 	if !p.Multi {
@@ -259,7 +303,7 @@ func (h *handler) build() page {
 		// in the cluster's card.
 		p.Links = p.Links[:2]
 	}
-	return p
+	return p, http.StatusOK, nil
 }
 
 func buildCluster(ch status.Source, now time.Time, multi bool) clusterView {

@@ -220,3 +220,55 @@ func NewLeader(s *collector.Snapshot, name string, term uint64, at time.Time) *c
 func Latency(member, op string, count int, p99 time.Duration) collector.LatencySummary {
 	return collector.LatencySummary{Member: member, Operation: op, Count: count, P50: p99 / 3, P95: p99 * 2 / 3, P99: p99}
 }
+
+// Unreachable is what a round that reached no member publishes: every
+// member down with why, no quorum, no leader.
+func Unreachable(s *collector.Snapshot, why string) *collector.Snapshot {
+	for _, m := range s.Members {
+		Down(s, m.Name, why)
+	}
+	s.Success = false
+	return s
+}
+
+// FleetName is the name of the i-th cluster of Fleet: tenant-0000, …
+func FleetName(i int) string { return fmt.Sprintf("tenant-%04d", i) }
+
+// Fleet is n hand-built 3-member clusters named FleetName(0…n-1), checked
+// at at, in a mix an operator of hosted control planes might see: every
+// 100th never checked (i%100 == 99), every 50th unreachable (i%50 == 7),
+// every 20th with member m3 down (i%20 == 3), the rest healthy. Of 1,000:
+// 920 healthy, 50 degraded, 20 unavailable, 10 unknown. FleetState tells
+// which is which.
+func Fleet(n int, at time.Time) []*Source {
+	out := make([]*Source, n)
+	for i := range out {
+		name := FleetName(i)
+		src := New(name)
+		switch FleetState(i) {
+		case "unknown":
+		case "unavailable":
+			src.Set(Unreachable(Healthy(name, at), "context deadline exceeded"))
+		case "degraded":
+			src.Set(Down(Healthy(name, at), "m3", "dial tcp 127.0.0.1:2399: connect: connection refused"))
+		default:
+			src.Set(Healthy(name, at))
+		}
+		out[i] = src
+	}
+	return out
+}
+
+// FleetState is the state the status model should judge the i-th cluster
+// of Fleet to be in.
+func FleetState(i int) string {
+	switch {
+	case i%100 == 99:
+		return "unknown"
+	case i%50 == 7:
+		return "unavailable"
+	case i%20 == 3:
+		return "degraded"
+	}
+	return "healthy"
+}
