@@ -148,7 +148,7 @@ func TestGroupingIsTheSeedsDedupWindow(t *testing.T) {
 		t.Errorf("group_by = %s, want alertname,etcd_cluster", got)
 	}
 	if c.Route.GroupInterval != "5m" {
-		t.Errorf("group_interval = %s, want the seed's 5m dedup window", c.Route.GroupInterval)
+		t.Errorf("group_interval = %s, want the original etcd-monitor guide's 5m dedup window", c.Route.GroupInterval)
 	}
 }
 

@@ -43,8 +43,8 @@ var flagFor = map[string]string{
 type flags struct {
 	conn          *etcdconn.Flags
 	cfg           Config
-	seedType      string
-	seedOps       int
+	guideType     string
+	guideOps      int
 	maxQuota      string
 	output        string
 	check         bool
@@ -81,10 +81,10 @@ func newFlags(cmd *kingpin.CmdClause, stdout io.Writer, isTerm func() bool) *fla
 	flag := func(name, help string) *kingpin.FlagClause { return cmd.Flag(name, help).NoEnvar() }
 	flag("workload", "write (puts), read (gets over keys written first) or mixed (--read-ratio reads, the rest writes).").
 		Default(d.Workload).IsSetByUser(&f.workloadIsSet).StringVar(&c.Workload)
-	flag("benchmark-type", "The seed's name of --workload.").Hidden().StringVar(&f.seedType)
+	flag("benchmark-type", "the original etcd-monitor guide's name of --workload.").Hidden().StringVar(&f.guideType)
 	flag("read-ratio", "Share of reads in the mixed workload, 0 to 1.").Default(fmt.Sprint(d.ReadRatio)).Float64Var(&c.ReadRatio)
 	flag("total", fmt.Sprintf("Requests to send (default %d when --duration is not given).", DefaultTotal)).IsSetByUser(&f.totalIsSet).IntVar(&c.Total)
-	flag("benchmark-ops", "The seed's name of --total.").Hidden().IntVar(&f.seedOps)
+	flag("benchmark-ops", "the original etcd-monitor guide's name of --total.").Hidden().IntVar(&f.guideOps)
 	flag("duration", "Run for this long instead of sending --total requests.").DurationVar(&c.Duration)
 	flag("conns", fmt.Sprintf("gRPC connections (at most %d); clients are spread over them as in etcd's tool.", MaxConns)).Default(strconv.Itoa(d.Conns)).IntVar(&c.Conns)
 	flag("clients", fmt.Sprintf("Concurrent clients, each with one request in flight (at most %d, and %d MiB of requests in flight).", MaxClients, MaxInFlightBytes>>20)).Default(strconv.Itoa(d.Clients)).IntVar(&c.Clients)
@@ -99,7 +99,7 @@ func newFlags(cmd *kingpin.CmdClause, stdout io.Writer, isTerm func() bool) *fla
 	flag("max-quota-usage", "Refuse to start, or stop, when a member's database reaches this share of its quota (0.8 or 80%).").Default("80%").StringVar(&f.maxQuota)
 	clusterconfig.AddQuotaFlag(cmd, &c.QuotaBackendBytes)
 	flag("output", "Report format: text (like etcd's benchmark) or json.").Default("text").StringVar(&f.output)
-	flag("check", "Judge the run against the seed's expectations (p99 latency, error rate) and exit 1 when it fails them.").BoolVar(&f.check)
+	flag("check", "Judge the run against the original etcd-monitor guide's expectations (p99 latency, error rate) and exit 1 when it fails them.").BoolVar(&f.check)
 	flag("check.max-p99-latency", "p99 latency --check accepts, per request kind.").Default("100ms").DurationVar(&f.checkP99)
 	flag("check.max-error-rate", "Share of failed requests --check accepts.").Default("0.05").Float64Var(&f.checkErrRate)
 	cmd.Flag("pushgateway.url", "Push the results to this Pushgateway (e.g. http://pushgateway:9091).").StringVar(&f.pushURL)
@@ -119,17 +119,17 @@ func stdoutIsTerminal() bool {
 // UsageErrors naming the flag.
 func (f *flags) config() (Config, error) {
 	c := f.cfg
-	if f.seedType != "" {
-		if f.workloadIsSet && f.seedType != c.Workload {
-			return c, cli.Usagef("--benchmark-type: %q contradicts --workload=%s", f.seedType, c.Workload)
+	if f.guideType != "" {
+		if f.workloadIsSet && f.guideType != c.Workload {
+			return c, cli.Usagef("--benchmark-type: %q contradicts --workload=%s", f.guideType, c.Workload)
 		}
-		c.Workload = f.seedType
+		c.Workload = f.guideType
 	}
-	if f.seedOps != 0 {
-		if f.totalIsSet && f.seedOps != c.Total {
-			return c, cli.Usagef("--benchmark-ops: %d contradicts --total=%d", f.seedOps, c.Total)
+	if f.guideOps != 0 {
+		if f.totalIsSet && f.guideOps != c.Total {
+			return c, cli.Usagef("--benchmark-ops: %d contradicts --total=%d", f.guideOps, c.Total)
 		}
-		c.Total = f.seedOps
+		c.Total = f.guideOps
 	}
 	q, err := parseShare(f.maxQuota)
 	if err != nil {
@@ -272,29 +272,29 @@ func (f *flags) print(rep *Report) error {
 	return rep.WriteText(f.stdout)
 }
 
-// seedDropped are the seed's monitoring flags, meaningless for a benchmark
-// run; the seed ignored them in benchmark mode.
-var seedDropped = map[string]bool{
+// guideDropped are the original etcd-monitor guide's monitoring flags, meaningless for a benchmark
+// run; the guide ignored them in benchmark mode.
+var guideDropped = map[string]bool{
 	"--api-port":              true,
 	"--health-check-interval": true,
 	"--metrics-interval":      true,
 }
 
-// SeedArgs rewrites the seed's benchmark mode,
+// GuideArgs rewrites the original etcd-monitor guide's benchmark mode,
 //
 //	etcd-monitor --run-benchmark --benchmark-type=mixed --benchmark-ops=10000 --endpoints=...
 //
 // into `benchmark --workload=mixed --total=10000 --etcd.endpoints=...`.
 // Other arguments are kept in order. It reports false, and returns args
-// unchanged, when args are not the seed's form.
-func SeedArgs(args []string) ([]string, bool) {
-	seed := false
+// unchanged, when args are not the original etcd-monitor guide's form.
+func GuideArgs(args []string) ([]string, bool) {
+	guideForm := false
 	for _, a := range args {
 		if a == "--run-benchmark" || a == "--run-benchmark=true" {
-			seed = true
+			guideForm = true
 		}
 	}
-	if !seed {
+	if !guideForm {
 		return args, false
 	}
 	renamed := map[string]string{
@@ -312,7 +312,7 @@ func SeedArgs(args []string) ([]string, bool) {
 		// "--flag value": the value is the next argument unless that is a
 		// flag itself.
 		nextIsValue := !hasVal && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-")
-		if seedDropped[name] {
+		if guideDropped[name] {
 			if nextIsValue {
 				i++
 			}

@@ -107,14 +107,14 @@ func TestFlagDefaults(t *testing.T) {
 	if err != nil || cfg.total() != 0 || cfg.Duration != 30*time.Second || cfg.MaxQuotaUsage != 0.5 {
 		t.Fatalf("timed run: %+v %v", cfg, err)
 	}
-	// The seed's spellings are hidden aliases on the subcommand too.
+	// the original etcd-monitor guide's spellings are hidden aliases on the subcommand too.
 	cfg, err = parseFlags(t, "--benchmark-type=read", "--benchmark-ops=500")
 	if err != nil || cfg.Workload != WorkloadRead || cfg.Total != 500 {
-		t.Fatalf("seed aliases: %+v %v", cfg, err)
+		t.Fatalf("guide aliases: %+v %v", cfg, err)
 	}
 }
 
-func TestSeedArgs(t *testing.T) {
+func TestGuideArgs(t *testing.T) {
 	for _, tc := range []struct {
 		in, want []string
 		ok       bool
@@ -133,16 +133,16 @@ func TestSeedArgs(t *testing.T) {
 		{in: []string{"serve", "--run-benchmark=false"}, want: []string{"serve", "--run-benchmark=false"}},
 		{in: nil, want: nil},
 	} {
-		got, ok := SeedArgs(tc.in)
+		got, ok := GuideArgs(tc.in)
 		if ok != tc.ok || !slices.Equal(got, tc.want) {
-			t.Errorf("SeedArgs(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+			t.Errorf("GuideArgs(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
 	}
 	// The rewritten command line is one the subcommand accepts.
-	args, _ := SeedArgs([]string{"--run-benchmark", "--benchmark-type=mixed", "--benchmark-ops=10000", "--endpoints=localhost:2379"})
+	args, _ := GuideArgs([]string{"--run-benchmark", "--benchmark-type=mixed", "--benchmark-ops=10000", "--endpoints=localhost:2379"})
 	cfg, err := parseFlags(t, args[1:]...)
 	if err != nil || cfg.Workload != WorkloadMixed || cfg.Total != 10000 || cfg.ReadRatio != 0.7 {
-		t.Fatalf("rewritten seed form parses to %+v, %v", cfg, err)
+		t.Fatalf("rewritten guide form parses to %+v, %v", cfg, err)
 	}
 }
 
@@ -155,7 +155,7 @@ func TestJudge(t *testing.T) {
 		},
 		Summary: OpReport{Requests: 100, Errors: 6, ErrorRate: 0.06},
 	}
-	res := rep.Judge(SeedLimits())
+	res := rep.Judge(GuideLimits())
 	if res.Passed || rep.Check != res {
 		t.Fatal("a run with a 150 ms write p99 and 6% errors passed")
 	}
@@ -168,11 +168,11 @@ func TestJudge(t *testing.T) {
 	}
 	rep.Operations[1].Percentiles[0].Seconds = 0.05
 	rep.Summary.ErrorRate = 0.01
-	if !rep.Judge(SeedLimits()).Passed {
+	if !rep.Judge(GuideLimits()).Passed {
 		t.Fatalf("a good run failed: %+v", rep.Check.Items)
 	}
 	rep.Stop = StopInfo{Reason: StopQuota}
-	if rep.Judge(SeedLimits()).Passed {
+	if rep.Judge(GuideLimits()).Passed {
 		t.Fatal("a run stopped by the quota guard passed")
 	}
 }

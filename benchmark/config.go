@@ -16,7 +16,7 @@ const (
 
 // Defaults. Key and value sizes are etcd's tools/benchmark defaults, so a
 // run with the defaults compares with `benchmark put` as it is usually run;
-// connections and clients are the seed's example.
+// connections and clients are the original etcd-monitor guide's example.
 const (
 	DefaultTotal         = 10000
 	DefaultConns         = 10

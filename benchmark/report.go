@@ -384,9 +384,9 @@ type CheckLimits struct {
 	MaxErrorRate float64
 }
 
-// SeedLimits are the seed's expectations: P99 under 100 ms, error rate
+// GuideLimits are the original etcd-monitor guide's expectations: P99 under 100 ms, error rate
 // under 5%.
-func SeedLimits() CheckLimits {
+func GuideLimits() CheckLimits {
 	return CheckLimits{MaxP99: 100 * time.Millisecond, MaxErrorRate: 0.05}
 }
 

@@ -47,7 +47,7 @@ func run(args []string) int {
 	}
 	// The original etcd-monitor guide's benchmark mode (--run-benchmark
 	// --benchmark-type ...) is the benchmark command.
-	args, _ = benchmark.SeedArgs(args)
+	args, _ = benchmark.GuideArgs(args)
 	selected, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "etcd-monitor: %v\n", cli.NameParseError(app, args, err))

@@ -17,7 +17,7 @@ import (
 // RepoRoot returns the module root (where go.mod is), found from this file.
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
 }
 
 // Lookup returns the path of name: first ./bin of the repository (where the
