@@ -3,7 +3,6 @@ package dashboards
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -15,36 +14,18 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/golden"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testbin"
 )
-
-var update = flag.Bool("update", false, "rewrite the committed dashboard files from the Go definitions")
 
 // The committed files are what users import and what the other tests
 // check, so they must be exactly the generator's output.
 func TestGeneratedFilesUpToDate(t *testing.T) {
-	if *update {
-		if err := WriteFiles("."); err != nil {
-			t.Fatal(err)
-		}
-	}
 	files, err := Render()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range files {
-		got, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatalf("%v: regenerate with: go generate ./dashboards", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("dashboards/%s differs from a fresh render; regenerate with: go generate ./dashboards", name)
-		}
-	}
-	onDisk, _ := filepath.Glob("*.json")
-	if len(onDisk) != len(files) {
-		t.Errorf("dashboards/ holds %v, the generator writes %d files: remove what it does not write", onDisk, len(files))
-	}
+	golden.Files(t, ".", files, "*.json", "go generate ./dashboards")
 }
 
 func load(t *testing.T) []*Dashboard {

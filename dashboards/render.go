@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
@@ -48,16 +46,3 @@ func Render() (map[string][]byte, error) {
 	return out, nil
 }
 
-// WriteFiles writes every dashboard into dir.
-func WriteFiles(dir string) error {
-	files, err := Render()
-	if err != nil {
-		return err
-	}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
