@@ -45,4 +45,3 @@ func Render() (map[string][]byte, error) {
 	}
 	return out, nil
 }
-

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/httpget"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testproc"
 )
 
@@ -157,22 +158,8 @@ func (p *promAPI) targets(ctx context.Context) ([]target, error) {
 			ActiveTargets []target `json:"activeTargets"`
 		} `json:"data"`
 	}
-	err := getJSON(ctx, p.client, p.base+"/api/v1/targets?state=active", &r)
+	err := httpget.DoJSON(ctx, p.client, p.base+"/api/v1/targets?state=active", &r)
 	return r.Data.ActiveTargets, err
-}
-
-// getJSON GETs url and decodes its JSON body into out.
-func getJSON(ctx context.Context, client *http.Client, url string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 // ruleGroups counts the loaded rule groups and rules, and the rules whose
@@ -189,7 +176,7 @@ func (p *promAPI) rules(ctx context.Context) (groups, rules int, failing []strin
 			} `json:"groups"`
 		} `json:"data"`
 	}
-	if err := getJSON(ctx, p.client, p.base+"/api/v1/rules", &r); err != nil {
+	if err := httpget.DoJSON(ctx, p.client, p.base+"/api/v1/rules", &r); err != nil {
 		return 0, 0, nil, err
 	}
 	for _, g := range r.Data.Groups {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/httpget"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testbin"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testproc"
@@ -244,7 +245,7 @@ type amAlert struct {
 func (s *stack) amAlerts(ctx context.Context, alertname string) ([]amAlert, error) {
 	q := url.Values{"filter": {`alertname="` + alertname + `"`, `etcd_cluster="` + s.name + `"`}}
 	var out []amAlert
-	err := getJSON(ctx, http.DefaultClient, s.amURL+"/api/v2/alerts?"+q.Encode(), &out)
+	err := httpget.DoJSON(ctx, http.DefaultClient, s.amURL+"/api/v2/alerts?"+q.Encode(), &out)
 	return out, err
 }
 
@@ -260,7 +261,7 @@ func (s *stack) alertHistory(ctx context.Context) ([]historyEntry, error) {
 	var out struct {
 		Alerts []historyEntry `json:"alerts"`
 	}
-	err := getJSON(ctx, http.DefaultClient, s.monitorURL+"/api/v1/alerts/history?cluster="+url.QueryEscape(s.name), &out)
+	err := httpget.DoJSON(ctx, http.DefaultClient, s.monitorURL+"/api/v1/alerts/history?cluster="+url.QueryEscape(s.name), &out)
 	return out.Alerts, err
 }
 

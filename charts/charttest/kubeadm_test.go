@@ -2,8 +2,6 @@ package charttest
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/httpget"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testpki"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testproc"
@@ -88,7 +87,7 @@ func TestKubeadmPresetWatchesTheCluster(t *testing.T) {
 	deadline := time.Now().Add(90 * time.Second)
 	var missing []string
 	for {
-		body := get(t, "http://"+addr+"/metrics")
+		body := httpget.Body(t, "http://"+addr+"/metrics")
 		missing = missing[:0]
 		for _, w := range want {
 			if !strings.Contains(body, w+"\n") {
@@ -104,24 +103,9 @@ func TestKubeadmPresetWatchesTheCluster(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	for _, mem := range c.Members() {
-		body := get(t, "http://"+addr+"/metrics")
+		body := httpget.Body(t, "http://"+addr+"/metrics")
 		if line := fmt.Sprintf(`etcd_monitor_member_healthy{endpoint=%q,etcd_cluster="kubernetes",member=%q} 1`, mem.ClientURL, mem.Name); !strings.Contains(body, line) {
 			t.Errorf("/metrics lacks %s", line)
 		}
 	}
-}
-
-func get(t *testing.T, u string) string {
-	t.Helper()
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

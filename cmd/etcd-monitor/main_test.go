@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/httpget"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/syncbuf"
 )
 
@@ -173,13 +173,7 @@ func startServe(t *testing.T, args ...string) (string, *syncbuf.Buffer) {
 
 func scrape(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return httpget.Body(t, url)
 }
 
 // seriesValue finds a sample line by metric name and label fragments.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +17,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
 	"github.com/etcd-monitor/etcd-monitor/internal/status/statustest"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/httpget"
 )
 
 // serve starts the API over real HTTP on loopback in front of the given
@@ -34,33 +34,19 @@ func serve(t *testing.T, opts Options, clusters ...status.Source) (*API, *httpte
 	return a, srv
 }
 
+// get GETs an API answer, which is always JSON, into out.
 func get(t *testing.T, url string, out any) int {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+	r := httpget.Get(t, url)
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("%s: content type %q", url, ct)
 	}
 	if out != nil {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		if err := json.Unmarshal(r.Body, out); err != nil {
 			t.Fatalf("%s: %v", url, err)
 		}
 	}
-	return resp.StatusCode
-}
-
-func mustGet(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return r.Status
 }
 
 func TestClusterStatusAndLeader(t *testing.T) {
@@ -93,7 +79,7 @@ func TestClusterStatusAndLeader(t *testing.T) {
 	}
 	// A 64-bit ID survives as a JSON number when decoded exactly: it is
 	// above 2^53, where float64 would round it.
-	dec := json.NewDecoder(strings.NewReader(mustGet(t, srv.URL+"/api/v1/cluster/status")))
+	dec := json.NewDecoder(strings.NewReader(httpget.Body(t, srv.URL+"/api/v1/cluster/status")))
 	dec.UseNumber()
 	var exact map[string]any
 	_ = dec.Decode(&exact)
@@ -163,7 +149,7 @@ func TestLatencyAndCurrent(t *testing.T) {
 
 	// Nothing known yet: nulls, not zeros.
 	src.SetWriteRate(0, false).SetLatency()
-	raw := mustGet(t, srv.URL+"/api/v1/metrics/current")
+	raw := httpget.Body(t, srv.URL+"/api/v1/metrics/current")
 	for _, k := range []string{`"request_rate": null`, `"read_latency_p99": null`, `"write_latency_p50": null`} {
 		if !strings.Contains(raw, k) {
 			t.Errorf("metrics/current without figures lacks %s: %s", k, raw)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
 	"github.com/etcd-monitor/etcd-monitor/internal/status/statustest"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/httpget"
 )
 
 func fleetSources(n int, at time.Time) []status.Source {
@@ -67,7 +68,7 @@ func TestClustersList(t *testing.T) {
 		t.Errorf("last cluster: %+v", c)
 	}
 	// One cluster a line: grep-able.
-	if body := mustGet(t, srv.URL+"/api/v1/clusters?state=unavailable"); strings.Count(body, "\n") != 22 ||
+	if body := httpget.Body(t, srv.URL+"/api/v1/clusters?state=unavailable"); strings.Count(body, "\n") != 22 ||
 		!strings.Contains(body, "\n"+`{"name":"tenant-0007","state":"unavailable",`) {
 		t.Errorf("unavailable clusters, one a line:\n%s", body)
 	}
