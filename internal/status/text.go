@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/bytesize"
 )
 
 // The functions below turn the status view into the words people read. The
@@ -103,9 +105,9 @@ func DBText(m MemberStatus) string {
 		return ""
 	}
 	if m.DBQuota <= 0 {
-		return Bytes(m.DBSize)
+		return bytesize.Format(m.DBSize)
 	}
-	return fmt.Sprintf("%s of %s (%d%%)", Bytes(m.DBSize), Bytes(m.DBQuota), DBPercent(m))
+	return fmt.Sprintf("%s of %s (%d%%)", bytesize.Format(m.DBSize), bytesize.Format(m.DBQuota), DBPercent(m))
 }
 
 // DBPercent is the DB size as a rounded percentage of the quota.
@@ -141,21 +143,6 @@ func Millis(v float64) string {
 		return strconv.FormatFloat(v, 'f', 1, 64) + " ms"
 	}
 	return strconv.FormatFloat(v, 'f', 0, 64) + " ms"
-}
-
-// Bytes prints a size in binary units, as etcd's quota is set ("2.0 GiB").
-func Bytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB"}
-	v, i := float64(n)/unit, 0
-	for v >= unit && i < len(units)-1 {
-		v /= unit
-		i++
-	}
-	return strconv.FormatFloat(v, 'f', 1, 64) + " " + units[i]
 }
 
 // Ago is a coarse age ("5s ago", "3m ago", "2h10m ago", "4d ago"): exact

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/etcd-monitor/etcd-monitor/internal/bytesize"
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
 )
 
@@ -228,7 +229,7 @@ func dbChart(tr status.Trend, x xScale) chartView {
 	if quota <= 0 || peak < quota/2 {
 		top = niceBytes(float64(peak) * 1.2)
 	} else {
-		c.Ref = &gridView{Y: padT, LabelY: padT + 10, Label: "quota " + status.Bytes(quota)}
+		c.Ref = &gridView{Y: padT, LabelY: padT + 10, Label: "quota " + bytesize.Format(quota)}
 	}
 	c.grid(top, func(v float64) string {
 		if v == 0 {
@@ -241,11 +242,11 @@ func dbChart(tr status.Trend, x xScale) chartView {
 		{Class: "s-inuse", D: path(tr, x, top, func(s status.Sample) (float64, bool) { return float64(s.DBSizeInUse), s.DBSizeInUse >= 0 })},
 	}
 	c.Legend = []legendView{{"s-db", "size"}, {"s-inuse", "in use"}}
-	c.Note = "Now " + status.Bytes(last.DBSize)
+	c.Note = "Now " + bytesize.Format(last.DBSize)
 	if last.DBQuota > 0 {
-		c.Note += fmt.Sprintf(" of %s quota (%d%%)", status.Bytes(last.DBQuota), int(math.Round(100*float64(last.DBSize)/float64(last.DBQuota))))
+		c.Note += fmt.Sprintf(" of %s quota (%d%%)", bytesize.Format(last.DBQuota), int(math.Round(100*float64(last.DBSize)/float64(last.DBQuota))))
 	}
-	c.Note += ", " + status.Bytes(last.DBSizeInUse) + " in use"
+	c.Note += ", " + bytesize.Format(last.DBSizeInUse) + " in use"
 	c.Label = "DB size over the last hour. " + c.Note + "."
 	return c
 }

@@ -33,6 +33,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
+	"github.com/etcd-monitor/etcd-monitor/internal/bytesize"
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
 )
 
@@ -333,7 +334,7 @@ func buildCluster(ch status.Source, now time.Time, multi bool) clusterView {
 			ratio := min(1, float64(m.DBSize)/float64(m.DBQuota))
 			// Plain decimals: %v of a small float64 is "6.1e-06".
 			mv.DBRatio = strconv.FormatFloat(ratio, 'f', 4, 64)
-			mv.DBInUse = status.Bytes(m.DBSizeInUse)
+			mv.DBInUse = bytesize.Format(m.DBSizeInUse)
 			mv.DBLevel = "ok"
 			// The default thresholds of the shipped EtcdDatabaseQuotaUsageHigh
 			// alerts (rules/config.yml), so the colour turns when they fire.
