@@ -37,7 +37,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=$(FUZZ_TIME) ./internal/clusterconfig
 	$(GO) test -run '^$$' -fuzz=FuzzAPI -fuzztime=$(FUZZ_TIME) ./internal/api
 	$(GO) test -run '^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZ_TIME) ./internal/alerthistory
-	$(GO) test -run '^$$' -fuzz=FuzzDecodeBenchmark -fuzztime=$(FUZZ_TIME) ./internal/server
+	$(GO) test -run '^$$' -fuzz=FuzzDecodeBenchmark -fuzztime=$(FUZZ_TIME) ./internal/api
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

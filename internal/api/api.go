@@ -6,31 +6,23 @@
 package api
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
 )
-
-// BenchmarkFunc runs a benchmark described by a JSON body against the
-// cluster configured by cluster and returns its report. It returns a
-// *RequestError for a bad body.
-type BenchmarkFunc func(ctx context.Context, cluster collector.ClusterConfig, body []byte) (any, error)
 
 // DemoControl stops, starts and partitions members of the demo cluster.
 type DemoControl interface {
@@ -43,8 +35,10 @@ type Options struct {
 	// Clusters are the watched clusters (status.Sources of the checkers).
 	Clusters []status.Source
 	Alerts   *alerthistory.Store
-	// Benchmark is nil unless --web.enable-benchmark-api is set.
-	Benchmark BenchmarkFunc
+	// Benchmarks serves POST /api/v1/performance/benchmark; nil (the
+	// default) unless --web.enable-benchmark-api is set, as it writes load
+	// into the cluster.
+	Benchmarks *Benchmarks
 	// WebhookToken, when set, is the bearer token POST /api/v1/alerts
 	// requires.
 	WebhookToken []byte
@@ -71,10 +65,8 @@ func BadRequest(format string, args ...any) error {
 
 // API is the REST API handler.
 type API struct {
-	opts     Options
-	mux      *http.ServeMux
-	benchMu  sync.Mutex
-	benching bool
+	opts Options
+	mux  *http.ServeMux
 }
 
 // New builds the API's routes.
@@ -372,53 +364,6 @@ func (a *API) latency(w http.ResponseWriter, r *http.Request) {
 		b.Latencies = append(b.Latencies, latencyEntry{Member: l.Member, Operation: l.Operation, Count: l.Count, P50: status.Ms(l.P50), P95: status.Ms(l.P95), P99: status.Ms(l.P99)})
 	}
 	writeJSON(w, http.StatusOK, b)
-}
-
-// maxBenchmarkBody bounds the benchmark request body.
-const maxBenchmarkBody = 64 << 10
-
-func (a *API) benchmark(w http.ResponseWriter, r *http.Request) {
-	if a.opts.Benchmark == nil {
-		writeError(w, http.StatusNotFound, "the benchmark API is off: start the monitor with --web.enable-benchmark-api")
-		return
-	}
-	ch, err := a.checker(r)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBenchmarkBody+1))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
-		return
-	}
-	if len(body) > maxBenchmarkBody {
-		writeError(w, http.StatusRequestEntityTooLarge, "body larger than 64 KiB")
-		return
-	}
-	if s := ch.Snapshot(); s == nil || !s.HasQuorum {
-		writeError(w, http.StatusServiceUnavailable, "refused: cluster "+ch.Name()+" has no quorum")
-		return
-	}
-	a.benchMu.Lock()
-	if a.benching {
-		a.benchMu.Unlock()
-		writeError(w, http.StatusConflict, "a benchmark is already running; one at a time")
-		return
-	}
-	a.benching = true
-	a.benchMu.Unlock()
-	defer func() {
-		a.benchMu.Lock()
-		a.benching = false
-		a.benchMu.Unlock()
-	}()
-	report, err := a.opts.Benchmark(r.Context(), ch.Config(), body)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, report)
 }
 
 // maxHistoryPage is the default page of GET /api/v1/alerts/history;

@@ -31,7 +31,7 @@ type Options struct {
 	TelemetryPath string
 	// Benchmark enables POST /api/v1/performance/benchmark (off by
 	// default: it writes load into the watched cluster).
-	Benchmark api.BenchmarkFunc
+	Benchmark bool
 	// Demo enables the demo's member control endpoints.
 	Demo api.DemoControl
 	// Alerts configure the alert webhook and its history.
@@ -76,7 +76,11 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 	}
 	m.Alerts = alerthistory.New(alerthistory.DefaultMaxEntries, collector.LabelCluster, logger, historyOpts...)
 	m.Trends = status.NewRecorder(status.Sources(m.Checkers))
-	m.API = api.New(api.Options{Clusters: status.Sources(m.Checkers), Alerts: m.Alerts, Benchmark: opts.Benchmark, Demo: opts.Demo, Logger: logger,
+	var benchmarks *api.Benchmarks
+	if opts.Benchmark {
+		benchmarks = &api.Benchmarks{}
+	}
+	m.API = api.New(api.Options{Clusters: status.Sources(m.Checkers), Alerts: m.Alerts, Benchmarks: benchmarks, Demo: opts.Demo, Logger: logger,
 		WebhookToken: opts.Alerts.WebhookToken})
 	return m
 }

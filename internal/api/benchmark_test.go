@@ -1,27 +1,45 @@
-package server
+package api
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcd-monitor/etcd-monitor/benchmark"
-	"github.com/etcd-monitor/etcd-monitor/internal/api"
+	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
+	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
 )
 
+// The benchmark API against a real cluster through a real checker: a run
+// that writes and reads, leaves nothing behind, and bad bodies refused.
 func TestBenchmarkAPI(t *testing.T) {
-	m, _, c := startMonitorOn(t, 3)
-	m.opts.Benchmark = runBenchmark
-	m.API = api.New(api.Options{Clusters: status.Sources(m.Checkers), Alerts: m.Alerts, Benchmark: runBenchmark})
-	h, err := m.Handler()
-	if err != nil {
+	c := testetcd.Start(t, localetcd.Options{Members: 3, FastElections: true})
+	conn := &etcdconn.Config{Endpoints: c.Endpoints(), RequestTimeout: 5 * time.Second, DialTimeout: 2 * time.Second}
+	if err := conn.Load(); err != nil {
 		t.Fatal(err)
 	}
+	ch := collector.NewChecker(collector.ClusterConfig{Name: "bench", Conn: conn, HealthCheckInterval: 300 * time.Millisecond},
+		slog.New(slog.DiscardHandler))
+	ch.Start()
+	t.Cleanup(ch.Close)
+	deadline := time.Now().Add(30 * time.Second)
+	for s := ch.Snapshot(); s == nil || !s.HasQuorum; s = ch.Snapshot() {
+		if time.Now().After(deadline) {
+			t.Fatal("cluster never had quorum")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	benchmarks := &Benchmarks{}
+	h := New(Options{Clusters: []status.Source{ch}, Benchmarks: benchmarks})
 	post := func(body string) (*httptest.ResponseRecorder, map[string]any) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/performance/benchmark", strings.NewReader(body)))
@@ -70,5 +88,27 @@ func TestBenchmarkAPI(t *testing.T) {
 		if rec.Code != 400 || !strings.Contains(out["error"].(string), want) {
 			t.Errorf("%s: %d %v, want 400 naming %s", body, rec.Code, out, want)
 		}
+	}
+
+	// One benchmark at a time: a second request while a timed run is under
+	// way gets 409, and the first still completes.
+	first := make(chan int, 1)
+	go func() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/performance/benchmark", strings.NewReader(`{"duration":"3s","rate":50,"clients":1,"conns":1}`)))
+		first <- rec.Code
+	}()
+	deadline = time.Now().Add(30 * time.Second)
+	for !benchmarks.running() {
+		if time.Now().After(deadline) {
+			t.Fatal("the first benchmark never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if rec, out := post(`{"total":10}`); rec.Code != http.StatusConflict {
+		t.Errorf("second benchmark while one runs: %d %v, want 409", rec.Code, out)
+	}
+	if code := <-first; code != http.StatusOK {
+		t.Errorf("first benchmark: %d", code)
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package api
 
 import (
 	"errors"
@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/etcd-monitor/etcd-monitor/benchmark"
-	"github.com/etcd-monitor/etcd-monitor/internal/api"
 )
 
 // FuzzDecodeBenchmark: any body either becomes a bounded, valid benchmark
@@ -21,7 +20,7 @@ func FuzzDecodeBenchmark(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		cfg, err := decodeBenchmark(body)
 		if err != nil {
-			var re *api.RequestError
+			var re *RequestError
 			if !errors.As(err, &re) || re.Status != 400 || strings.Contains(re.Msg, "\n") {
 				t.Fatalf("%q: %v", body, err)
 			}
