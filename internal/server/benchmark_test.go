@@ -10,14 +10,12 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcd-monitor/etcd-monitor/benchmark"
-	"github.com/etcd-monitor/etcd-monitor/internal/api"
-	"github.com/etcd-monitor/etcd-monitor/internal/status"
 )
 
 func TestBenchmarkAPI(t *testing.T) {
 	m, _, c := startMonitorOn(t, 3)
 	m.opts.Benchmark = runBenchmark
-	m.API = api.New(api.Options{Clusters: status.Sources(m.Checkers), Alerts: m.Alerts, Benchmark: runBenchmark})
+	m.Apply(m.opts.Clusters) // the same clusters: the API is rebuilt with the benchmark on
 	h, err := m.Handler()
 	if err != nil {
 		t.Fatal(err)
