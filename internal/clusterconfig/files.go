@@ -23,7 +23,8 @@ import (
 //     subdirectories; names starting with "." are skipped, such as the
 //     "..data" entries of a Kubernetes ConfigMap volume);
 //   - a path that does not exist and contains *, ? or [ is a glob
-//     (filepath.Match syntax), matching files only;
+//     (filepath.Match syntax), matching files only, and, as in a shell,
+//     not names starting with "." unless the pattern's does;
 //   - each file is a complete config on its own, a clusters: list of at
 //     least one entry; anchors and x- keys do not cross files, and relative
 //     paths in a file are relative to that file's directory;
@@ -83,8 +84,14 @@ func globFiles(pattern string) ([]string, error) {
 	if err != nil {
 		return nil, cli.Usagef("%s: not a valid glob: %v", pattern, err)
 	}
+	// As a shell does, * does not match a leading dot unless the pattern
+	// starts with one.
+	hidden := strings.HasPrefix(filepath.Base(pattern), ".")
 	var out []string
 	for _, m := range matches {
+		if strings.HasPrefix(filepath.Base(m), ".") && !hidden {
+			continue
+		}
 		if st, err := os.Stat(m); err == nil && !st.IsDir() {
 			out = append(out, m)
 		}
