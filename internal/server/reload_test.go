@@ -139,7 +139,9 @@ func TestReload(t *testing.T) {
 		clusterFile(t, dir, n, eps, "200ms")
 	}
 	src := &ConfigSource{
-		Load:        func() ([]collector.ClusterConfig, error) { return clusterconfig.LoadPath(dir, clusterconfig.Defaults{}) },
+		Load: func() ([]collector.ClusterConfig, error) {
+			return clusterconfig.LoadPath(dir, clusterconfig.Defaults{})
+		},
 		Fingerprint: func() (string, error) { return clusterconfig.Fingerprint(dir) },
 	}
 	initial, err := src.Load()
