@@ -138,3 +138,22 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestConfigCheckShowsShards: --config.check with --shard.count says
+// which replica watches each cluster, the split serve will use.
+func TestConfigCheckShowsShards(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"prod-a", "prod-b"} {
+		body := fmt.Sprintf("clusters:\n  - name: %s\n    endpoints: [127.0.0.1:2379]\n", name)
+		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout, stderr, code := runCmd(t, nil, "serve", "--config.file="+dir, "--shard.count=3", "--shard.index=2", "--config.check")
+	// FNV-1a 64 modulo 3: prod-a is shard 1, prod-b shard 0
+	// (clusterconfig.TestShardOfIsStable).
+	if code != 0 || !strings.Contains(stdout, `cluster "prod-a": 1 endpoint, checked every 10s, probes every 5s, shard 1`) ||
+		!strings.Contains(stdout, `cluster "prod-b": 1 endpoint, checked every 10s, probes every 5s, shard 0`) {
+		t.Errorf("--config.check: %d %q %q", code, stdout, stderr)
+	}
+}
