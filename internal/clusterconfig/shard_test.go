@@ -107,3 +107,30 @@ func TestLoadPath(t *testing.T) {
 		assertUsage(t, err)
 	}
 }
+
+// BenchmarkLoadPath1000Files reads and validates a directory of 1,000
+// one-cluster files, as a reload of a fleet does, and fingerprints it, as
+// the watcher does every --config.watch-interval.
+func BenchmarkLoadPath1000Files(b *testing.B) {
+	dir := b.TempDir()
+	for i := range 1000 {
+		body := fmt.Sprintf("clusters:\n  - name: tenant-%04d\n    endpoints: [10.0.%d.%d:2379]\n    probe: {interval: 5s}\n", i, i/250, i%250)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("tenant-%04d.yml", i)), []byte(body), 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("LoadPath", func(b *testing.B) {
+		for b.Loop() {
+			if cs, err := LoadPath(dir, Defaults{}); err != nil || len(cs) != 1000 {
+				b.Fatal(len(cs), err)
+			}
+		}
+	})
+	b.Run("Fingerprint", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Fingerprint(dir); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/clusterconfig"
+	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testetcd"
 )
@@ -99,5 +100,28 @@ func TestShardsSplitConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkReloadUnchanged measures a reload of a 1,000-cluster
+// configuration in which nothing changed: comparing every cluster's settings
+// and rebuilding the API and status page over the set. The checkers are not
+// started (a reload that changes nothing touches none of them).
+func BenchmarkReloadUnchanged(b *testing.B) {
+	var all []collector.ClusterConfig
+	for i := range 1000 {
+		conn := &etcdconn.Config{Endpoints: []string{fmt.Sprintf("127.0.0.1:%d", 20000+i)}, DialTimeout: time.Second, RequestTimeout: time.Second}
+		if err := conn.Load(); err != nil {
+			b.Fatal(err)
+		}
+		all = append(all, collector.ClusterConfig{Name: fmt.Sprintf("tenant-%04d", i), Conn: conn, HealthCheckInterval: 10 * time.Second})
+	}
+	m := New(Options{Clusters: all}, slog.New(slog.DiscardHandler))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if ch := m.Apply(all); ch.Unchanged != len(all) {
+			b.Fatalf("%+v", ch)
+		}
 	}
 }
