@@ -86,6 +86,7 @@ type kept struct {
 	leaderChanges uint64
 	history       int
 	probes        int // requests in the latency window
+	trend         int // samples of the status page's charts
 }
 
 func keptState(t *testing.T, m *Monitor, h http.Handler, name string) kept {
@@ -105,7 +106,8 @@ func keptState(t *testing.T, m *Monitor, h http.Handler, name string) kept {
 	if code := get(t, h, "/api/v1/metrics/latency?cluster="+name, &lat); code != 200 {
 		t.Fatalf("latency of %s: %d", name, code)
 	}
-	k := kept{checker: byName(m.Checkers(), name), leaderChanges: leader.LeaderChanges, history: len(leader.History)}
+	tr, _ := m.Trends.Trend(name, time.Now())
+	k := kept{checker: byName(m.Checkers(), name), leaderChanges: leader.LeaderChanges, history: len(leader.History), trend: len(tr.Samples)}
 	for _, l := range lat.Latencies {
 		k.probes += l.Count
 	}
@@ -122,6 +124,9 @@ func (k kept) survived(t *testing.T, after kept, step string) {
 	}
 	if after.probes < k.probes {
 		t.Errorf("%s: probe window reset: %d requests before, %d after", step, k.probes, after.probes)
+	}
+	if after.trend < k.trend {
+		t.Errorf("%s: trend samples lost: %d before, %d after", step, k.trend, after.trend)
 	}
 }
 
@@ -187,7 +192,13 @@ func TestReload(t *testing.T) {
 		k := keptState(t, m, h, "keep")
 		return k.leaderChanges >= 1 && k.probes > 0
 	})
+	// A trend sample now (the recorder's own tick is 5 s): a cluster that
+	// restarted would have none.
+	m.Trends.Record(time.Now())
 	before := keptState(t, m, h, "keep")
+	if before.trend == 0 {
+		t.Fatal("no trend sample recorded for keep")
+	}
 	oldChange := byName(m.Checkers(), "change")
 
 	// 1. POST /-/reload: one added, one changed, one removed.
