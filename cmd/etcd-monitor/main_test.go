@@ -97,6 +97,10 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"zero quota", nil, []string{"--etcd.quota-backend-bytes=0"}, "--etcd.quota-backend-bytes"},
 		{"unknown flag", nil, []string{"--etcd.endpoint=x"}, "etcd.endpoint"},
 		{"bad api port", nil, []string{"--api-port=70000"}, "--api-port"},
+		{"zero shard count", nil, []string{"--shard.count=0"}, "--shard.count"},
+		{"shard index out of range", nil, []string{"--shard.count=2", "--shard.index=2"}, "--shard.index"},
+		{"negative shard index", nil, []string{"--shard.index=-1"}, "--shard.index"},
+		{"negative watch interval", nil, []string{"--config.watch-interval=-1s"}, "--config.watch-interval"},
 	}
 	if os.Geteuid() != 0 { // root reads any file
 		cases = append(cases, struct {
@@ -139,6 +143,13 @@ func TestVersion(t *testing.T) {
 // base URL once it answers, with its stderr collected.
 func startServe(t *testing.T, args ...string) (string, *syncbuf.Buffer) {
 	t.Helper()
+	base, stderr, _ := startServeCmd(t, args...)
+	return base, stderr
+}
+
+// startServeCmd is startServe, with the process (to signal it).
+func startServeCmd(t *testing.T, args ...string) (string, *syncbuf.Buffer, *exec.Cmd) {
+	t.Helper()
 	addr := freeport.Addr(t)
 	cmd := exec.Command(binary, append([]string{"serve", "--web.listen-address=" + addr}, args...)...)
 	stderr := &syncbuf.Buffer{}
@@ -163,12 +174,12 @@ func startServe(t *testing.T, args ...string) (string, *syncbuf.Buffer) {
 		resp, err := http.Get(base + "/")
 		if err == nil {
 			resp.Body.Close()
-			return base, stderr
+			return base, stderr, cmd
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("serve did not listen on %s: %s", addr, stderr.String())
-	return "", nil
+	return "", nil, nil
 }
 
 func scrape(t *testing.T, url string) string {

@@ -206,8 +206,18 @@ func fieldErr(field, format string, args ...any) error {
 	return &etcdconn.FieldError{Field: field, Err: fmt.Errorf(format, args...)}
 }
 
-// Load reads and validates the config file at path; see Parse.
+// Load reads and validates the config file at path; see Parse. LoadPath
+// also takes a directory or a glob.
 func Load(path string, defaults Defaults) ([]collector.ClusterConfig, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data, defaults)
+}
+
+// readFile reads one config file, bounded by maxFileSize.
+func readFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, readError(path, err)
@@ -220,7 +230,7 @@ func Load(path string, defaults Defaults) ([]collector.ClusterConfig, error) {
 	if len(data) > maxFileSize {
 		return nil, cli.Usagef("%s", yamlerr.OneLine(fmt.Sprintf("%s: larger than %d MiB, not a cluster config file", path, maxFileSize>>20)))
 	}
-	return Parse(path, data, defaults)
+	return data, nil
 }
 
 func readError(path string, err error) error {

@@ -72,6 +72,11 @@ type Flags struct {
 	quota int64
 	file  string
 
+	// serve's: sharding and reloading.
+	reload        bool
+	shard         Shard
+	watchInterval time.Duration
+
 	monitor             bool
 	healthCheckInterval time.Duration
 	hashKVInterval      time.Duration
@@ -93,6 +98,9 @@ type Options struct {
 	// HealthCheckInterval registers the check and probe flags with this
 	// --health-check-interval default (serve and demo).
 	HealthCheckInterval time.Duration
+	// Reload registers --shard.count, --shard.index and
+	// --config.watch-interval (serve).
+	Reload bool
 }
 
 // RegisterFlags adds a cluster's flags to cmd.
@@ -105,6 +113,15 @@ func RegisterFlags(cmd etcdconn.FlagRegisterer, o Options) *Flags {
 	AddQuotaFlag(cmd, &f.quota)
 	if o.FileHelp != "" {
 		cmd.Flag("config.file", o.FileHelp).StringVar(&f.file)
+	}
+	if o.Reload {
+		f.reload = true
+		cmd.Flag("config.watch-interval", "How often the --config.file files are checked for changes, which reloads them; 0 turns it off (SIGHUP and POST /-/reload still reload).").
+			Default("30s").DurationVar(&f.watchInterval)
+		cmd.Flag("shard.count", "Number of monitor replicas splitting the clusters of --config.file between them (each cluster by a hash of its name).").
+			Default("1").IntVar(&f.shard.Count)
+		cmd.Flag("shard.index", "This replica's shard, from 0 to --shard.count-1 (a StatefulSet's ordinal).").
+			Default("0").IntVar(&f.shard.Index)
 	}
 	if o.HealthCheckInterval > 0 {
 		f.monitor = true
@@ -240,7 +257,19 @@ func (f *Flags) Cluster(conn *etcdconn.Config) (collector.ClusterConfig, error) 
 // Clusters decides, once for every command that has --config.file, where
 // the clusters come from: the file when it is given (the flags then only
 // give what entries leave out), else the flags. fromFile says which.
+//
+// They are every cluster of the config, all shards: Shard says which this
+// replica watches. File, Shard and WatchInterval are valid once Clusters
+// returned no error.
 func (f *Flags) Clusters() (clusters []collector.ClusterConfig, fromFile bool, err error) {
+	if f.reload {
+		if err := f.shard.Check(); err != nil {
+			return nil, false, cli.Usagef("%v", err)
+		}
+		if f.watchInterval < 0 {
+			return nil, false, cli.Usagef("--config.watch-interval: must not be negative (0s turns it off), got %s", f.watchInterval)
+		}
+	}
 	if strings.TrimSpace(f.file) == "" {
 		c, err := f.Cluster(nil)
 		if err != nil {
@@ -252,9 +281,25 @@ func (f *Flags) Clusters() (clusters []collector.ClusterConfig, fromFile bool, e
 	if err != nil {
 		return nil, true, err
 	}
-	clusters, err = Load(f.file, d)
+	clusters, err = LoadPath(f.file, d)
 	return clusters, true, err
 }
+
+// File is --config.file: a file, a directory or a glob (Files); "" when
+// the clusters come from the flags.
+func (f *Flags) File() string { return strings.TrimSpace(f.file) }
+
+// Shard is this replica's --shard.index and --shard.count; one replica
+// when the flags are not registered.
+func (f *Flags) Shard() Shard {
+	if !f.reload {
+		return Shard{Count: 1}
+	}
+	return f.shard
+}
+
+// WatchInterval is --config.watch-interval; 0 is off.
+func (f *Flags) WatchInterval() time.Duration { return f.watchInterval }
 
 // Describe is one line per cluster for --config.check.
 func Describe(c collector.ClusterConfig) string {

@@ -82,6 +82,8 @@ type entry struct {
 	index int
 	path  string // "clusters[0]"
 	line  int    // of the entry's mapping
+	// nameLine is where the name is written, for duplicates across files.
+	nameLine int
 }
 
 // Parse validates a config file's contents and returns one ClusterConfig per
@@ -96,19 +98,30 @@ type entry struct {
 // before any file is read, so a typo is reported ahead of a missing
 // certificate.
 func Parse(name string, data []byte, defaults Defaults) ([]collector.ClusterConfig, error) {
+	entries, err := parseLoaded(name, data, defaults)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]collector.ClusterConfig, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, e.cfg)
+	}
+	return out, nil
+}
+
+// parseLoaded is Parse keeping each entry's lines.
+func parseLoaded(name string, data []byte, defaults Defaults) ([]*entry, error) {
 	p := newParser(name, defaults)
 	entries, err := p.parse(data)
 	if err != nil {
 		return nil, usage(err)
 	}
-	out := make([]collector.ClusterConfig, 0, len(entries))
 	for _, e := range entries {
 		if err := e.cfg.Conn.Load(); err != nil {
 			return nil, usage(p.fieldError(e, err))
 		}
-		out = append(out, e.cfg)
 	}
-	return out, nil
+	return entries, nil
 }
 
 func newParser(name string, defaults Defaults) *parser {
@@ -179,6 +192,7 @@ func (p *parser) parse(data []byte) ([]*entry, error) {
 			return nil, p.errf(nameLine, e.path+".name", "duplicate cluster name %q (first at line %d)", e.cfg.Name, first)
 		}
 		firstLine[e.cfg.Name] = nameLine
+		e.nameLine = nameLine
 	}
 	return entries, nil
 }

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -137,17 +139,30 @@ func (f *Flags) Options(conn *etcdconn.Config) (Options, error) {
 }
 
 // serveOptions returns the options of serve: the clusters of --config.file,
-// or the one the flags describe.
+// or the one the flags describe, read again at every reload.
 func (f *Flags) serveOptions() (Options, error) {
 	path, err := f.telemetry()
 	if err != nil {
 		return Options{}, err
 	}
-	clusters, _, err := f.clusters.Clusters()
+	clusters, fromFile, err := f.clusters.Clusters()
 	if err != nil {
 		return Options{}, err
 	}
-	return f.options(path, clusters...), nil
+	o := f.options(path, clusters...)
+	o.Shard = f.clusters.Shard()
+	// Without a file, a reload reads the flags' files again (a rotated
+	// certificate or password restarts the cluster with it).
+	o.Config = &ConfigSource{Load: func() ([]collector.ClusterConfig, error) {
+		cs, _, err := f.clusters.Clusters()
+		return cs, err
+	}}
+	if fromFile {
+		file := f.clusters.File()
+		o.Config.Fingerprint = func() (string, error) { return clusterconfig.Fingerprint(file) }
+		o.Config.WatchInterval = f.clusters.WatchInterval()
+	}
+	return o, nil
 }
 
 func (f *Flags) options(path string, clusters ...collector.ClusterConfig) Options {
@@ -158,13 +173,25 @@ func (f *Flags) options(path string, clusters ...collector.ClusterConfig) Option
 	return o
 }
 
-// Run starts a monitor with opts and serves it until ctx is done.
+// Run starts a monitor with opts and serves it until ctx is done; with
+// opts.Config it reloads on its signal and when the files change.
 func Run(ctx context.Context, logger *slog.Logger, opts Options, webCfg *web.FlagConfig) error {
 	m := New(opts, logger)
 	m.Start()
 	defer m.Close()
-	for _, c := range opts.Clusters {
-		logger.Info("watching etcd cluster", "etcd_cluster", c.Name, "endpoints", c.Conn.Endpoints, "interval", c.HealthCheckInterval)
+	for _, c := range m.Checkers() {
+		cfg := c.Config()
+		logger.Info("watching etcd cluster", "etcd_cluster", cfg.Name, "endpoints", cfg.Conn.Endpoints, "interval", cfg.HealthCheckInterval)
+	}
+	if opts.Shard.Count > 1 {
+		logger.Info("sharded", "shard_index", opts.Shard.Index, "shard_count", opts.Shard.Count,
+			"clusters_watched", len(m.Checkers()), "clusters_configured", len(opts.Clusters))
+	}
+	if opts.Config != nil {
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); m.watch(wctx) }()
+		defer func() { cancel(); <-done }()
 	}
 	return m.Serve(ctx, webCfg)
 }
@@ -174,9 +201,11 @@ func RegisterServe(app *kingpin.Application) cli.Command {
 	cmd := app.Command("serve", "Watch etcd clusters and serve /metrics (the default command).").Default()
 	flags := registerFlags(cmd, clusterconfig.Options{
 		DefaultEndpoints:    "127.0.0.1:2379",
-		FileHelp:            "YAML file listing the clusters to watch (docs/clusters.example.yml); the etcd flags then only give defaults.",
+		FileHelp:            "YAML file listing the clusters to watch (docs/clusters.example.yml), or a directory of them (every *.yml and *.yaml), or a glob; the etcd flags then only give defaults.",
 		HealthCheckInterval: clusterconfig.DefaultHealthCheckInterval,
+		Reload:              true,
 	})
+	lifecycle := cmd.Flag("web.enable-lifecycle", "Serve POST /-/reload, which reloads --config.file (as SIGHUP does).").Bool()
 	configCheck := cmd.Flag("config.check", "Validate the configuration (the clusters from the config file or the flags, files they name, the web side) as serve does at start, and exit: 0 valid, 2 not.").Bool()
 	return cli.Command{Clause: cmd, Run: func(ctx context.Context, logger *slog.Logger) error {
 		// Everything serve would refuse is refused here, before any
@@ -191,11 +220,21 @@ func RegisterServe(app *kingpin.Application) cli.Command {
 		}
 		if *configCheck {
 			for _, c := range opts.Clusters {
-				fmt.Fprintln(os.Stdout, clusterconfig.Describe(c))
+				line := clusterconfig.Describe(c)
+				if opts.Shard.Count > 1 {
+					line += fmt.Sprintf(", shard %d", clusterconfig.ShardOf(c.Name, opts.Shard.Count))
+				}
+				fmt.Fprintln(os.Stdout, line)
 			}
 			fmt.Fprintln(os.Stdout, "configuration OK")
 			return nil
 		}
+		opts.Lifecycle = *lifecycle
+		// SIGHUP reloads, as it does Prometheus.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		opts.Config.Signal = hup
 		return Run(ctx, logger, opts, webCfg)
 	}}
 }

@@ -1,14 +1,20 @@
 // Package server runs the monitor: one background checker per watched
-// cluster, and the HTTP side (/metrics, landing page) on the exporter-toolkit
-// listener, so --web.config.file's TLS and basic auth protect all of it.
+// cluster, kept up to date with the configuration at every reload, and the
+// HTTP side (/metrics, the API, the landing page, /-/reload) on the
+// exporter-toolkit listener, so --web.config.file's TLS and basic auth
+// protect all of it.
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,13 +27,17 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
 	"github.com/etcd-monitor/etcd-monitor/internal/api"
+	"github.com/etcd-monitor/etcd-monitor/internal/clusterconfig"
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
 	"github.com/etcd-monitor/etcd-monitor/internal/statuspage"
 )
 
 // Options configure a monitor.
 type Options struct {
+	// Clusters are every cluster of the configuration; the monitor
+	// watches those Shard owns.
 	Clusters      []collector.ClusterConfig
+	Shard         clusterconfig.Shard
 	TelemetryPath string
 	// Benchmark enables POST /api/v1/performance/benchmark (off by
 	// default: it writes load into the watched cluster).
@@ -36,19 +46,34 @@ type Options struct {
 	Demo api.DemoControl
 	// Alerts configure the alert webhook and its history.
 	Alerts AlertOptions
+	// Config, when set, is read again at every reload (see reload.go).
+	Config *ConfigSource
+	// Lifecycle serves POST /-/reload (--web.enable-lifecycle).
+	Lifecycle bool
 }
 
 // Monitor is a running set of checkers and the registry that exposes them.
+// The set changes at a reload (Apply); everything that reads it (the
+// metrics, the API, the status page, the trends) reads the current one.
 type Monitor struct {
 	opts     Options
 	logger   *slog.Logger
-	Checkers collector.Checkers
-	Probes   *collector.ProbeMetrics
+	fleet    fleet
 	Registry *prometheus.Registry
 	Alerts   *alerthistory.Store
-	API      *api.API
 	// Trends records the last hour of every cluster for the status page.
 	Trends *status.Recorder
+
+	// applyMu makes reloads one at a time; started says whether Apply
+	// starts what it adds.
+	applyMu    sync.Mutex
+	started    bool
+	benchmarks *api.Benchmarks
+	reload     reloadMetrics
+	state      reloadState
+	// api and page are rebuilt over the new set at every Apply.
+	api  atomic.Pointer[api.API]
+	page atomic.Pointer[http.Handler]
 }
 
 // New builds a monitor; Start begins checking.
@@ -56,10 +81,11 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 	if opts.TelemetryPath == "" {
 		opts.TelemetryPath = "/metrics"
 	}
-	m := &Monitor{opts: opts, logger: logger, Probes: collector.NewProbeMetrics()}
-	for _, c := range opts.Clusters {
-		m.Checkers = append(m.Checkers, collector.NewChecker(c, logger, collector.WithProbeMetrics(m.Probes)))
+	if opts.Shard.Count < 1 {
+		opts.Shard = clusterconfig.Shard{Count: 1}
 	}
+	m := &Monitor{opts: opts, logger: logger}
+	m.reload = newReloadMetrics(opts.Shard)
 	// Our own registry: in demo mode, etcd's in-process servers register
 	// their metrics on the default one, and those belong to etcd's /metrics.
 	m.Registry = prometheus.NewRegistry()
@@ -67,35 +93,127 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 		versioncollector.NewCollector("etcd_monitor"),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collector.NewClusterCollector(m.Checkers),
-		m.Probes,
+		collector.NewClusterCollector(&m.fleet),
+		probeCollector{&m.fleet},
+		m.reload,
 	)
 	var historyOpts []alerthistory.Option
 	if opts.Alerts.HistoryBytes > 0 {
 		historyOpts = append(historyOpts, alerthistory.MaxBytes(opts.Alerts.HistoryBytes))
 	}
 	m.Alerts = alerthistory.New(alerthistory.DefaultMaxEntries, collector.LabelCluster, logger, historyOpts...)
-	m.Trends = status.NewRecorder(status.Sources(m.Checkers))
-	var benchmarks *api.Benchmarks
+	m.Trends = status.NewRecorder(nil)
 	if opts.Benchmark {
-		benchmarks = &api.Benchmarks{}
+		// One guard for the monitor's life: a reload rebuilds the API.
+		m.benchmarks = &api.Benchmarks{}
 	}
-	m.API = api.New(api.Options{Clusters: status.Sources(m.Checkers), Alerts: m.Alerts, Benchmarks: benchmarks, Demo: opts.Demo, Logger: logger,
-		WebhookToken: opts.Alerts.WebhookToken})
+	m.Apply(opts.Clusters)
 	return m
 }
 
+// Checkers are the running checkers, in configuration order.
+func (m *Monitor) Checkers() collector.Checkers { return m.fleet.checkers() }
+
 // Start starts the background checkers.
-func (m *Monitor) Start() { m.Checkers.Start(); m.Trends.Start() }
+func (m *Monitor) Start() {
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
+	m.started = true
+	m.Checkers().Start()
+	m.Trends.Start()
+}
 
 // Close stops the checkers and closes their connections.
-func (m *Monitor) Close() { m.Trends.Close(); m.Checkers.Close() }
+func (m *Monitor) Close() {
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
+	m.Trends.Close()
+	m.Checkers().Close()
+	m.started = false
+}
 
-// Handler serves the telemetry path and the landing page.
+// Changes say what an Apply did, by cluster name.
+type Changes struct {
+	Added, Changed, Removed []string
+	Unchanged               int
+}
+
+// Apply makes clusters (every cluster of the configuration; the monitor
+// keeps those its shard owns) the watched set: a cluster whose settings
+// are the same keeps its checker, and with it its leader history and probe
+// window; a changed one is stopped and started again with the new
+// settings; a removed one is stopped and its series go; a new one starts.
+func (m *Monitor) Apply(clusters []collector.ClusterConfig) Changes {
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
+	mine := m.opts.Shard.Filter(clusters)
+	old := map[string]*watched{}
+	for _, w := range m.fleet.list() {
+		old[w.checker.Name()] = w
+	}
+	var ch Changes
+	var stop collector.Checkers
+	var start collector.Checkers
+	next := make([]*watched, 0, len(mine))
+	for _, c := range mine {
+		key := configKey(c)
+		w, ok := old[c.Name]
+		delete(old, c.Name)
+		if ok && bytes.Equal(w.key, key) {
+			next = append(next, w)
+			ch.Unchanged++
+			continue
+		}
+		if ok {
+			stop = append(stop, w.checker)
+			ch.Changed = append(ch.Changed, c.Name)
+		} else {
+			ch.Added = append(ch.Added, c.Name)
+		}
+		pm := collector.NewProbeMetrics()
+		nw := &watched{checker: collector.NewChecker(c, m.logger, collector.WithProbeMetrics(pm)), probes: pm, key: key}
+		next = append(next, nw)
+		start = append(start, nw.checker)
+	}
+	for name, w := range old {
+		stop = append(stop, w.checker)
+		ch.Removed = append(ch.Removed, name)
+	}
+	slices.Sort(ch.Removed)
+	m.fleet.replace(next)
+	m.reload.setClusters(len(clusters), len(next))
+	// Stopped before the new ones start: a changed cluster's old and new
+	// checkers would otherwise probe the same keys at once.
+	stop.Close()
+	if m.started {
+		start.Start()
+	}
+	srcs := m.fleet.sources()
+	m.Trends.SetSources(srcs)
+	m.api.Store(api.New(api.Options{
+		Clusters: srcs, Alerts: m.Alerts, Benchmarks: m.benchmarks, Demo: m.opts.Demo, Logger: m.logger,
+		WebhookToken: m.opts.Alerts.WebhookToken,
+	}))
+	if page, err := statuspage.New(statuspage.Options{
+		Clusters: srcs, Alerts: m.Alerts, Trends: m.Trends,
+		TelemetryPath: m.opts.TelemetryPath, Version: version.Version,
+	}); err == nil {
+		m.page.Store(&page)
+	} else {
+		// Embedded templates: only a build broken at compile time gets
+		// here, and Handler reports it at start.
+		m.logger.Error("status page", "err", err)
+	}
+	return ch
+}
+
+// Handler serves the telemetry path, the API, the landing page and, with
+// Lifecycle, POST /-/reload.
 func (m *Monitor) Handler() (http.Handler, error) {
 	mux := http.NewServeMux()
-	for _, p := range m.API.Paths() {
-		mux.Handle(p, m.API)
+	apiHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.api.Load().ServeHTTP(w, r) })
+	for _, p := range m.api.Load().Paths() {
+		mux.Handle(p, apiHandler)
 	}
 	mux.Handle(m.opts.TelemetryPath, promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelError),
@@ -103,15 +221,12 @@ func (m *Monitor) Handler() (http.Handler, error) {
 		// A broken metric must not hide the others.
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
+	mux.Handle("/-/reload", http.HandlerFunc(m.serveReload))
 	if m.opts.TelemetryPath != "/" {
-		page, err := statuspage.New(statuspage.Options{
-			Clusters: status.Sources(m.Checkers), Alerts: m.Alerts, Trends: m.Trends,
-			TelemetryPath: m.opts.TelemetryPath, Version: version.Version,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("status page: %w", err)
+		if m.page.Load() == nil {
+			return nil, errors.New("status page: templates did not load")
 		}
-		mux.Handle("/", page)
+		mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*m.page.Load()).ServeHTTP(w, r) }))
 	}
 	return mux, nil
 }

@@ -41,7 +41,7 @@ func startMonitorOn(tb testing.TB, members int) (*Monitor, http.Handler, *locale
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		s := m.Checkers[0].Snapshot()
+		s := m.Checkers()[0].Snapshot()
 		if s != nil && s.HealthyVoting == members {
 			break
 		}

@@ -87,6 +87,8 @@ type Recorder struct {
 	mu    sync.Mutex
 	rings []*ring
 	tick  time.Duration
+	// ticker is Start's, so SetSources can follow a new shortest interval.
+	ticker *time.Ticker
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -97,12 +99,46 @@ type Recorder struct {
 func NewRecorder(srcs []Source) *Recorder {
 	r := &Recorder{tick: TrendSpan}
 	for _, src := range srcs {
-		every := max(src.Config().HealthCheckInterval, TrendSpan/MaxTrendSamples)
-		n := min(int((TrendSpan+every-1)/every)+1, MaxTrendSamples)
-		r.rings = append(r.rings, &ring{src: src, every: every, buf: make([]sample, n)})
-		r.tick = min(r.tick, every)
+		rg := newRing(src)
+		r.rings = append(r.rings, rg)
+		r.tick = min(r.tick, rg.every)
 	}
 	return r
+}
+
+func newRing(src Source) *ring {
+	every := max(src.Config().HealthCheckInterval, TrendSpan/MaxTrendSamples)
+	n := min(int((TrendSpan+every-1)/every)+1, MaxTrendSamples)
+	return &ring{src: src, every: every, buf: make([]sample, n)}
+}
+
+// SetSources replaces the recorded clusters after a configuration reload:
+// a source that stays (the same Source) keeps its samples, a new one starts
+// empty, a removed one is forgotten.
+func (r *Recorder) SetSources(srcs []Source) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := make(map[Source]*ring, len(r.rings))
+	for _, rg := range r.rings {
+		old[rg.src] = rg
+	}
+	rings := make([]*ring, 0, len(srcs))
+	tick := TrendSpan
+	for _, src := range srcs {
+		rg, ok := old[src]
+		if !ok {
+			rg = newRing(src)
+		}
+		rings = append(rings, rg)
+		tick = min(tick, rg.every)
+	}
+	r.rings = rings
+	if tick != r.tick {
+		r.tick = tick
+		if r.ticker != nil {
+			r.ticker.Reset(tick)
+		}
+	}
 }
 
 // Start samples in the background until Close.
@@ -111,7 +147,10 @@ func (r *Recorder) Start() {
 	r.cancel, r.done = cancel, make(chan struct{})
 	go func() {
 		defer close(r.done)
+		r.mu.Lock()
 		t := time.NewTicker(r.tick)
+		r.ticker = t
+		r.mu.Unlock()
 		defer t.Stop()
 		for {
 			select {
