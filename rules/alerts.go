@@ -498,11 +498,11 @@ max by (${C}) (changes(${etcd etcd_debugging_mvcc_compact_revision}[${w.compacti
 			// (102-205ms) is not: 3% of samples there read as a p99 of
 			// 171ms though none is known to exceed 150ms (etcd-io/etcd#10292).
 			expr: `(
-  sum by (${C}, instance, To) (rate(${etcd etcd_network_peer_round_trip_time_seconds_count}[${w.rate}]))
+  sum by (${C}, instance, To) (rate(${etcd etcd_network_peer_round_trip_time_seconds_bucket le="+Inf"}[${w.rate}]))
   - sum by (${C}, instance, To) (rate(${etcdle etcd_network_peer_round_trip_time_seconds_bucket peer_rtt_bucket}[${w.rate}]))
 )
 /
-(sum by (${C}, instance, To) (rate(${etcd etcd_network_peer_round_trip_time_seconds_count}[${w.rate}])) > 0)
+(sum by (${C}, instance, To) (rate(${etcd etcd_network_peer_round_trip_time_seconds_bucket le="+Inf"}[${w.rate}])) > 0)
 > ${t.peer_rtt_slow_ratio}`,
 			summary: instance + ": slow network to peer {{ $labels.To }}",
 			desc:    "${value} of the round trips from " + ofInstance + " to peer {{ $labels.To }} over the last ${w.rate} took longer than ${h.peer_rtt_bucket} (alerting above ${h.peer_rtt_slow_ratio}), for ${for}. Heartbeats arriving late cause elections.",

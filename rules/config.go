@@ -300,7 +300,7 @@ func DefaultConfig() Config {
 			SnapshotTooOld:          dur("15m"),
 			SnapshotFailed:          0,
 			MetricsNotScraped:       dur("10m"),
-			PeerSendFailures:        dur("10m"),
+			PeerSendFailures:        dur("15m"),
 			ProposalsPending:        dur("10m"),
 			FileDescriptorsHigh:     dur("10m"),
 			CACertificateExpiring:   dur("1h"),
