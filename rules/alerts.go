@@ -52,6 +52,9 @@ type alertDef struct {
 	desc     string
 	value    string // Prometheus template printing $value
 	node     bool   // needs node_exporter
+	// labels beyond severity, to tell apart rules of one name and
+	// severity (their alerts must not share a label set).
+	labels map[string]string
 }
 
 // Probe outcome rates. The histogram observes successful probes only (a
@@ -144,11 +147,30 @@ and on (${C}) (
     max by (${C}) (${mon etcd_monitor_cluster_members_healthy}) < ${t.min_healthy_members}
 )
 and on (${C}) max by (${C}) (${mon etcd_monitor_cluster_members}) > 1`
+	// Quorum lost, in two rules of one name. When fewer voting members than
+	// the quorum answer at all and no read succeeds, one check is evidence
+	// enough (a rolling restart has a single member away), and the page goes
+	// out at the first evaluation: within 90s at a 30s scrape interval.
+	// Reads failing while a majority answers can also be a check caught in
+	// an election, so that waits for a second evaluation.
+	membersDown := `(
+    count by (${C}) (
+      max by (${C}, member, endpoint) (${mon etcd_monitor_member_up}) == 1
+      unless on (${C}, member, endpoint) max by (${C}, member, endpoint) (${mon etcd_monitor_member_is_learner}) == 1
+    )
+  or
+    max by (${C}) (${mon etcd_monitor_cluster_members}) * 0
+)
+< on (${C}) max by (${C}) (${mon etcd_monitor_cluster_quorum_size})
+and on (${C}) max by (${C}) (${mon etcd_monitor_cluster_has_quorum}) == 0`
 	quorumLost := `max by (${C}) (${mon etcd_monitor_cluster_members_healthy})
 and on (${C}) (
     max by (${C}) (${mon etcd_monitor_cluster_has_quorum}) == 0
   or
     max by (${C}) (${mon etcd_monitor_cluster_members_healthy}) < max by (${C}) (${mon etcd_monitor_cluster_quorum_size})
+)
+unless on (${C}) (
+` + membersDown + `
 )`
 	// Elections are counted from the raft term, which every election bumps
 	// and which the poll cannot miss, as max-min over the window: exact,
@@ -249,7 +271,16 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 			value:   number,
 		},
 		{
+			group: groupAvailability, name: "EtcdQuorumLost", forKey: "quorum_lost_members_down", severity: "critical",
+			labels:  map[string]string{"cause": "members_down"},
+			expr:    membersDown,
+			summary: cluster + " has lost quorum",
+			desc:    "Only ${value} voting member(s) of " + cluster + " answer the monitor, fewer than its quorum, and none could serve a linearizable read. Writes and linearizable reads fail.",
+			value:   number,
+		},
+		{
 			group: groupAvailability, name: "EtcdQuorumLost", forKey: "quorum_lost", severity: "critical",
+			labels:  map[string]string{"cause": "reads_fail"},
 			expr:    quorumLost,
 			summary: cluster + " has lost quorum",
 			desc:    cluster + " has ${value} healthy voting member(s), fewer than its quorum, or no member could serve a linearizable read, for ${for}. Writes and linearizable reads fail.",

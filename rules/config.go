@@ -130,6 +130,7 @@ type For struct {
 	MemberPartitioned       Duration `yaml:"member_partitioned"`
 	QuorumAtRisk            Duration `yaml:"quorum_at_risk"`
 	QuorumLost              Duration `yaml:"quorum_lost"`
+	QuorumLostMembersDown   Duration `yaml:"quorum_lost_members_down"`
 	NoLeader                Duration `yaml:"no_leader"`
 	SplitBrain              Duration `yaml:"split_brain"`
 	FrequentLeaderChanges   Duration `yaml:"frequent_leader_changes"`
@@ -271,6 +272,7 @@ func DefaultConfig() Config {
 			MemberPartitioned:       dur("2m"),
 			QuorumAtRisk:            dur("15m"),
 			QuorumLost:              dur("30s"),
+			QuorumLostMembersDown:   0,
 			NoLeader:                dur("1m"),
 			SplitBrain:              dur("1m"),
 			FrequentLeaderChanges:   0,

@@ -296,6 +296,9 @@ func (v *vars) alert(a alertDef) (Rule, error) {
 		return Rule{}, fmt.Errorf("no keep_firing_for for severity %q", a.severity)
 	}
 	r := Rule{Alert: a.name, Labels: map[string]string{"severity": a.severity}}
+	for k, v := range a.labels {
+		r.Labels[k] = v
+	}
 	if forDur > 0 {
 		r.For = forDur.String()
 	}
