@@ -52,6 +52,9 @@ type alertDef struct {
 	desc     string
 	value    string // Prometheus template printing $value
 	node     bool   // needs node_exporter
+	// labels beyond severity, to tell apart rules of one name and
+	// severity (their alerts must not share a label set).
+	labels map[string]string
 }
 
 // Probe outcome rates. The histogram observes successful probes only (a
@@ -144,22 +147,54 @@ and on (${C}) (
     max by (${C}) (${mon etcd_monitor_cluster_members_healthy}) < ${t.min_healthy_members}
 )
 and on (${C}) max by (${C}) (${mon etcd_monitor_cluster_members}) > 1`
+	// Quorum lost, in two rules of one name. When fewer voting members than
+	// the quorum answer at all and no read succeeds, one check is evidence
+	// enough (a rolling restart has a single member away), and the page goes
+	// out at the first evaluation: within 90s at a 30s scrape interval.
+	// Reads failing while a majority answers can also be a check caught in
+	// an election, so that waits for a second evaluation.
+	membersDown := `(
+    count by (${C}) (
+      max by (${C}, member, endpoint) (${mon etcd_monitor_member_up}) == 1
+      unless on (${C}, member, endpoint) max by (${C}, member, endpoint) (${mon etcd_monitor_member_is_learner}) == 1
+    )
+  or
+    max by (${C}) (${mon etcd_monitor_cluster_members}) * 0
+)
+< on (${C}) max by (${C}) (${mon etcd_monitor_cluster_quorum_size})
+and on (${C}) max by (${C}) (${mon etcd_monitor_cluster_has_quorum}) == 0`
 	quorumLost := `max by (${C}) (${mon etcd_monitor_cluster_members_healthy})
 and on (${C}) (
     max by (${C}) (${mon etcd_monitor_cluster_has_quorum}) == 0
   or
     max by (${C}) (${mon etcd_monitor_cluster_members_healthy}) < max by (${C}) (${mon etcd_monitor_cluster_quorum_size})
+)
+unless on (${C}) (
+` + membersDown + `
 )`
 	// Elections are counted from the raft term, which every election bumps
 	// and which the poll cannot miss, as max-min over the window: exact,
 	// where increase() would extrapolate 3 elections to 3.01 and page. etcd's
 	// own counter is the fallback for clusters the monitor does not watch.
+	//
+	// The threshold is per three voting members: a rolling restart causes
+	// up to one election per member (the leader's restart, or a restarted
+	// member that campaigns), so a fixed number pages for every rolling
+	// restart of a larger cluster (etcd-io/etcd#12080). The member count is
+	// the largest the window saw; etcd's scrape targets stand in for it where
+	// the monitor does not watch the cluster.
 	leaderChanges := func(th string) string {
 		return `(
     max by (${C}) (max_over_time(${mon etcd_monitor_cluster_raft_term}[${w.leader_changes}]) - min_over_time(${mon etcd_monitor_cluster_raft_term}[${w.leader_changes}]))
   or
     max by (${C}) (floor(increase(${etcd etcd_server_leader_changes_seen_total}[${w.leader_changes}])))
-) > ` + th
+)
+> on (${C})
+` + th + ` * (
+    max by (${C}) (max_over_time(${mon etcd_monitor_cluster_members}[${w.leader_changes}]))
+  or
+    count by (${C}) (max by (${C}, instance) (max_over_time(${etcd etcd_server_has_leader}[${w.leader_changes}])))
+) / 3`
 	}
 	p99Now := "histogram_quantile(0.99, sum by (${C}, operation, le) (rate(${mon etcd_monitor_probe_duration_seconds_bucket}[${w.baseline_window}])))"
 	p99Then := "histogram_quantile(0.99, sum by (${C}, operation, le) (rate(${mon etcd_monitor_probe_duration_seconds_bucket}[${w.baseline_window}] offset ${w.baseline_offset})))"
@@ -167,6 +202,23 @@ and on (${C}) (
 		return `min by (${C}, instance, mountpoint) (${fs node_filesystem_avail_bytes} / ${fs node_filesystem_size_bytes}) < ` + th + `
 unless on (${C}, instance, mountpoint)
 max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
+	}
+	// Time until the quota at the recent growth (deriv: the least-squares
+	// slope, as predict_linear uses), with no floor on current usage: a
+	// database filling its quota within the hour must warn while there is
+	// still room to act.
+	quotaFill := func(th string) string {
+		return `clamp_min(
+  max by (${C}, member, endpoint) (${mon etcd_monitor_member_db_quota_bytes})
+  - max by (${C}, member, endpoint) (${mon etcd_monitor_member_db_size_bytes}),
+  0
+)
+/
+(max by (${C}, member, endpoint) (deriv(${mon etcd_monitor_member_db_size_bytes}[${w.quota_growth_lookback}])) > 0)
+< ` + th
+	}
+	caExpiry := func(th string) string {
+		return `min by (${C}, role) (${mon etcd_monitor_tls_cert_not_after_timestamp_seconds role="ca"}) - time() < ` + th
 	}
 	alarm := func(name string) string {
 		return `count by (${C}) (max by (${C}, member) (${mon etcd_monitor_member_alarm alarm="` + name + `"}) > 0)`
@@ -209,13 +261,26 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 		},
 		{
 			group: groupAvailability, name: "EtcdQuorumAtRisk", forKey: "quorum_at_risk", severity: "critical",
+			// The `for` outlasts a planned reboot of one member (bare-metal
+			// reboots take 10-15 minutes, etcd-io/etcd#19300), which
+			// EtcdMemberUnreachable already reports without paging; a
+			// second failure meanwhile is EtcdQuorumLost, which pages fast.
 			expr:    quorumAtRisk,
 			summary: cluster + " is one failure away from losing quorum",
-			desc:    cluster + " can lose ${value} more voting member(s) before it loses quorum (alerting at ${h.quorum_failure_tolerance} or below, or with fewer than ${h.min_healthy_members} healthy members), for ${for}.",
+			desc:    cluster + " can lose ${value} more voting member(s) before it loses quorum (alerting at ${h.quorum_failure_tolerance} or below, or with fewer than ${h.min_healthy_members} healthy members), for ${for}: longer than a planned reboot of one member.",
+			value:   number,
+		},
+		{
+			group: groupAvailability, name: "EtcdQuorumLost", forKey: "quorum_lost_members_down", severity: "critical",
+			labels:  map[string]string{"cause": "members_down"},
+			expr:    membersDown,
+			summary: cluster + " has lost quorum",
+			desc:    "Only ${value} voting member(s) of " + cluster + " answer the monitor, fewer than its quorum, and none could serve a linearizable read. Writes and linearizable reads fail.",
 			value:   number,
 		},
 		{
 			group: groupAvailability, name: "EtcdQuorumLost", forKey: "quorum_lost", severity: "critical",
+			labels:  map[string]string{"cause": "reads_fail"},
 			expr:    quorumLost,
 			summary: cluster + " has lost quorum",
 			desc:    cluster + " has ${value} healthy voting member(s), fewer than its quorum, or no member could serve a linearizable read, for ${for}. Writes and linearizable reads fail.",
@@ -239,14 +304,14 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 			group: groupAvailability, name: "EtcdFrequentLeaderChanges", forKey: "frequent_leader_changes", severity: "warning",
 			expr:    leaderChanges("${t.leader_changes_warning}"),
 			summary: cluster + " changes leader often",
-			desc:    cluster + " held ${value} leader elections in the last ${w.leader_changes} (warning above ${h.leader_changes_warning}). Each election stalls writes.",
+			desc:    cluster + " held ${value} leader elections in the last ${w.leader_changes} (warning above ${h.leader_changes_warning} per 3 voting members; a rolling restart causes at most one per member). Each election stalls writes.",
 			value:   number,
 		},
 		{
 			group: groupAvailability, name: "EtcdFrequentLeaderChanges", forKey: "frequent_leader_changes", severity: "critical",
 			expr:    leaderChanges("${t.leader_changes_critical}"),
 			summary: cluster + " changes leader too often",
-			desc:    cluster + " held ${value} leader elections in the last ${w.leader_changes} (critical above ${h.leader_changes_critical}). Each election stalls writes.",
+			desc:    cluster + " held ${value} leader elections in the last ${w.leader_changes} (critical above ${h.leader_changes_critical} per 3 voting members: more than a rolling restart explains). Each election stalls writes.",
 			value:   number,
 		},
 
@@ -318,6 +383,20 @@ ${C}_member:etcd_monitor_member_db_size_bytes:quota_ratio > ${t.db_quota_predict
 			summary: member + ": database predicted to reach its quota within ${w.quota_prediction_horizon}",
 			desc:    "At the growth of the last ${w.quota_prediction_lookback}, the backend file of " + ofMember + " reaches ${value} within ${w.quota_prediction_horizon}, at or above its quota (it is above ${h.db_quota_prediction_min_usage} of it now).",
 			value:   bytes,
+		},
+		{
+			group: groupCapacity, name: "EtcdDatabaseQuotaFillingUp", forKey: "database_quota_filling_up", severity: "warning",
+			expr:    quotaFill("${t.db_quota_fill_warning}"),
+			summary: member + ": database reaches its quota in {{ $value | humanizeDuration }} at the current growth",
+			desc:    "At the growth of the last ${w.quota_growth_lookback}, the backend file of " + ofMember + " reaches its quota in ${value} (less than ${h.db_quota_fill_warning}), for ${for}. Then etcd raises NOSPACE and refuses writes.",
+			value:   seconds,
+		},
+		{
+			group: groupCapacity, name: "EtcdDatabaseQuotaFillingUp", forKey: "database_quota_filling_up", severity: "critical",
+			expr:    quotaFill("${t.db_quota_fill_critical}"),
+			summary: member + ": database reaches its quota in {{ $value | humanizeDuration }} at the current growth",
+			desc:    "At the growth of the last ${w.quota_growth_lookback}, the backend file of " + ofMember + " reaches its quota in ${value} (less than ${h.db_quota_fill_critical}), for ${for}. Then etcd raises NOSPACE and refuses writes: stop the writer or make room now.",
+			value:   seconds,
 		},
 		{
 			group: groupCapacity, name: "EtcdDatabaseFragmented", forKey: "database_fragmented", severity: "info",
@@ -399,16 +478,32 @@ max by (${C}) (changes(${etcd etcd_debugging_mvcc_compact_revision}[${w.compacti
 		},
 		{
 			group: groupConsistency, name: "EtcdCertificateExpiring", forKey: "certificate_expiring", severity: "warning",
-			expr:    "min by (${C}, endpoint, role) (${mon etcd_monitor_tls_cert_not_after_timestamp_seconds}) - time() < ${t.tls_expiry_warning}",
+			// The CA has its own alert, months ahead: rotating it is planned
+			// work that days' notice cannot cover.
+			expr:    "min by (${C}, endpoint, role) (${mon etcd_monitor_tls_cert_not_after_timestamp_seconds role!=\"ca\"}) - time() < ${t.tls_expiry_warning}",
 			summary: cluster + ": {{ $labels.role }} certificate of {{ $labels.endpoint }} expires soon",
 			desc:    "The {{ $labels.role }} certificate seen at {{ $labels.endpoint }} (" + cluster + ") expires in ${value} (less than ${h.tls_expiry_warning}).",
 			value:   seconds,
 		},
 		{
 			group: groupConsistency, name: "EtcdCertificateExpiring", forKey: "certificate_expiring", severity: "critical",
-			expr:    "min by (${C}, endpoint, role) (${mon etcd_monitor_tls_cert_not_after_timestamp_seconds}) - time() < ${t.tls_expiry_critical}",
+			expr:    "min by (${C}, endpoint, role) (${mon etcd_monitor_tls_cert_not_after_timestamp_seconds role!=\"ca\"}) - time() < ${t.tls_expiry_critical}",
 			summary: cluster + ": {{ $labels.role }} certificate of {{ $labels.endpoint }} expires very soon",
 			desc:    "The {{ $labels.role }} certificate seen at {{ $labels.endpoint }} (" + cluster + ") expires in ${value} (less than ${h.tls_expiry_critical}). A negative time means it has expired.",
+			value:   seconds,
+		},
+		{
+			group: groupConsistency, name: "EtcdCACertificateExpiring", forKey: "ca_certificate_expiring", severity: "warning",
+			expr:    caExpiry("${t.ca_expiry_warning}"),
+			summary: cluster + ": the CA certificate expires in {{ $value | humanizeDuration }}",
+			desc:    "The earliest certificate in the CA bundle the monitor verifies " + cluster + " with expires in ${value} (less than ${h.ca_expiry_warning}). Every member and client certificate it signed stops verifying then: plan the CA rotation (a new CA in every trust bundle first, then new certificates).",
+			value:   seconds,
+		},
+		{
+			group: groupConsistency, name: "EtcdCACertificateExpiring", forKey: "ca_certificate_expiring", severity: "critical",
+			expr:    caExpiry("${t.ca_expiry_critical}"),
+			summary: cluster + ": the CA certificate expires in {{ $value | humanizeDuration }}",
+			desc:    "The earliest certificate in the CA bundle the monitor verifies " + cluster + " with expires in ${value} (less than ${h.ca_expiry_critical}). Every member and client certificate it signed stops verifying then; a CA rotation has to reach every trust bundle before that.",
 			value:   seconds,
 		},
 
@@ -429,10 +524,40 @@ max by (${C}) (changes(${etcd etcd_debugging_mvcc_compact_revision}[${w.compacti
 		},
 		{
 			group: groupPerformance, name: "EtcdPeerRTTHigh", forKey: "peer_rtt_high", severity: "warning",
-			expr:    "${C}_instance_to:etcd_network_peer_round_trip_time_seconds:p99 > ${t.peer_rtt_p99}",
+			// The share of round trips above a bucket's upper bound is
+			// exact. A p99 interpolated inside etcd's coarse buckets
+			// (102-205ms) is not: 3% of samples there read as a p99 of
+			// 171ms though none is known to exceed 150ms (etcd-io/etcd#10292).
+			expr: `(
+  sum by (${C}, instance, To) (rate(${etcd etcd_network_peer_round_trip_time_seconds_bucket le="+Inf"}[${w.rate}]))
+  - sum by (${C}, instance, To) (rate(${etcdle etcd_network_peer_round_trip_time_seconds_bucket peer_rtt_bucket}[${w.rate}]))
+)
+/
+(sum by (${C}, instance, To) (rate(${etcd etcd_network_peer_round_trip_time_seconds_bucket le="+Inf"}[${w.rate}])) > 0)
+> ${t.peer_rtt_slow_ratio}`,
 			summary: instance + ": slow network to peer {{ $labels.To }}",
-			desc:    "The p99 round trip from " + ofInstance + " to peer {{ $labels.To }} has been ${value} (above ${h.peer_rtt_p99}) for ${for}. Heartbeats arriving late cause elections.",
-			value:   seconds,
+			desc:    "${value} of the round trips from " + ofInstance + " to peer {{ $labels.To }} over the last ${w.rate} took longer than ${h.peer_rtt_bucket} (alerting above ${h.peer_rtt_slow_ratio}), for ${for}. Heartbeats arriving late cause elections.",
+			value:   percent,
+		},
+		{
+			group: groupPerformance, name: "EtcdPeerSendFailures", forKey: "peer_send_failures", severity: "warning",
+			// Messages to a member that is down fail by the hundred; that is
+			// EtcdMemberUnreachable's news, so peers the monitor sees down
+			// are left out. etcd's To is the member ID in hex, as the
+			// monitor's member_id.
+			expr: `sum by (${C}, instance, To) (rate(${etcd etcd_network_peer_sent_failures_total}[${w.rate}])) > ${t.peer_sent_failures_rate}
+unless on (${C}, To)
+label_replace(
+  max by (${C}, member_id) (
+    ${mon etcd_monitor_member_info}
+    * on (${C}, member, endpoint) group_left ()
+    (max by (${C}, member, endpoint) (${mon etcd_monitor_member_up}) == 0)
+  ),
+  "To", "$1", "member_id", "(.+)"
+)`,
+			summary: instance + ": messages to peer {{ $labels.To }} fail",
+			desc:    OfInstance + " has failed to send raft messages to peer {{ $labels.To }}, which answers the monitor, at ${value} for ${for}. A network problem between the two (firewall, MTU, TLS between peers) or an overloaded peer; heartbeats that do not arrive cause elections.",
+			value:   `{{ printf "%.3g" $value }}/s`,
 		},
 		{
 			group: groupPerformance, name: "EtcdProposalsFailing", forKey: "proposals_failing", severity: "warning",
@@ -444,11 +569,53 @@ max by (${C}) (changes(${etcd etcd_debugging_mvcc_compact_revision}[${w.compacti
 			value:   `{{ printf "%.3g" $value }}/s`,
 		},
 		{
+			group: groupPerformance, name: "EtcdProposalsPending", forKey: "proposals_pending", severity: "warning",
+			// The least over the window: a burst that drains is normal, a
+			// queue that never drops below the threshold means proposals
+			// arrive faster than raft commits them (etcd-io/etcd#2993).
+			expr:    "min by (${C}, instance) (min_over_time(${etcd etcd_server_proposals_pending}[${w.rate}])) > ${t.proposals_pending}",
+			summary: instance + ": raft proposals are piling up",
+			desc:    OfInstance + " has had more than ${h.proposals_pending} proposals pending all through the last ${w.rate} (at least ${value}), for ${for}: requests arrive faster than the cluster commits them (slow disk, slow peers, or a client flooding it).",
+			value:   number,
+		},
+		{
 			group: groupPerformance, name: "EtcdGRPCRequestsFailing", forKey: "grpc_requests_failing", severity: "warning",
 			expr:    "${C}_instance:grpc_server_handled:failure_ratio > ${t.grpc_failure_ratio}",
 			summary: instance + ": gRPC requests are failing",
 			desc:    "${value} of the unary gRPC requests " + ofInstance + " served over the last ${w.rate} failed on the server side (above ${h.grpc_failure_ratio}), for ${for}. Canceled requests and ended watch and lease streams do not count.",
 			value:   percent,
+		},
+
+		{
+			group: groupPerformance, name: "EtcdFileDescriptorsHigh", forKey: "file_descriptors_high", severity: "warning",
+			expr:    "max by (${C}, instance) (${etcd process_open_fds} / ${etcd process_max_fds}) > ${t.fd_usage_warning}",
+			summary: instance + ": {{ $value | humanizePercentage }} of file descriptors in use",
+			desc:    OfInstance + " uses ${value} of its file descriptor limit (above ${h.fd_usage_warning}) for ${for}. Out of descriptors, etcd refuses clients and peers and cannot open WAL or snapshot files.",
+			value:   percent,
+		},
+		{
+			group: groupPerformance, name: "EtcdFileDescriptorsHigh", forKey: "file_descriptors_high", severity: "critical",
+			expr:    "max by (${C}, instance) (${etcd process_open_fds} / ${etcd process_max_fds}) > ${t.fd_usage_critical}",
+			summary: instance + ": {{ $value | humanizePercentage }} of file descriptors in use",
+			desc:    OfInstance + " uses ${value} of its file descriptor limit (above ${h.fd_usage_critical}) for ${for}. Out of descriptors, etcd refuses clients and peers and cannot open WAL or snapshot files.",
+			value:   percent,
+		},
+		{
+			group: groupPerformance, name: "EtcdMetricsNotScraped", forKey: "metrics_not_scraped", severity: "warning",
+			// The monitor watches the cluster and reaches a member, but
+			// Prometheus has none of etcd's own series for it: a wrong
+			// port, TLS, a NetworkPolicy or a missing etcd_cluster label.
+			// Every alert over etcd's own metrics is silent meanwhile.
+			expr: `(
+    count by (${C}) (${etcd up} == 1)
+  or
+    max by (${C}) (${mon etcd_monitor_cluster_members}) * 0
+)
+and on (${C}) max by (${C}) (${mon etcd_monitor_member_up}) == 1
+unless on (${C}) max by (${C}) (${etcd etcd_server_has_leader})`,
+			summary: cluster + ": Prometheus gets none of etcd's own metrics",
+			desc:    "etcd-monitor reaches members of " + cluster + ", but for ${for} Prometheus has had no etcd_server_has_leader from etcd's job with that cluster label (${value} of its targets there are up). The alerts over etcd's own metrics cannot fire: WAL fsync, backend commit, peer round trip and send failures, proposals, gRPC, compaction, file descriptors.",
+			value:   number,
 		},
 
 		// Hosts (node_exporter).
@@ -480,6 +647,24 @@ max by (${C}) (changes(${etcd etcd_debugging_mvcc_compact_revision}[${w.compacti
 			expr:    "time() - max by (${C}) (${snap etcd_monitor_snapshot_last_success_timestamp_seconds}) > ${t.snapshot_max_age}",
 			summary: cluster + ": last good snapshot is {{ $value | humanizeDuration }} old",
 			desc:    "The last successful `etcd-monitor snapshot save` of " + cluster + " was ${value} ago (more than ${h.snapshot_max_age}). A restore would lose everything since.",
+			value:   seconds,
+		},
+		{
+			group: groupBackup, name: "EtcdSnapshotFailed", forKey: "snapshot_failed", severity: "warning",
+			// Failure and success are pushed as separate timestamps; the
+			// last run failed when its failure is the newer one (or no save
+			// ever succeeded).
+			expr: `time() - max by (${C}) (${snap etcd_monitor_snapshot_last_failure_timestamp_seconds})
+and on (${C})
+max by (${C}) (${snap etcd_monitor_snapshot_last_failure_timestamp_seconds})
+  > on (${C})
+(
+    max by (${C}) (${snap etcd_monitor_snapshot_last_success_timestamp_seconds})
+  or
+    max by (${C}) (${snap etcd_monitor_snapshot_last_failure_timestamp_seconds}) * 0
+)`,
+			summary: cluster + ": the last snapshot save failed",
+			desc:    "The last `etcd-monitor snapshot save` of " + cluster + " failed ${value} ago, and none has succeeded since. Its log says why; EtcdSnapshotTooOld follows once the last good snapshot is older than ${h.snapshot_max_age}.",
 			value:   seconds,
 		},
 	}

@@ -69,6 +69,7 @@ type Windows struct {
 	LeaderChanges           Duration `yaml:"leader_changes"`
 	QuotaPredictionLookback Duration `yaml:"quota_prediction_lookback"`
 	QuotaPredictionHorizon  Duration `yaml:"quota_prediction_horizon"`
+	QuotaGrowthLookback     Duration `yaml:"quota_growth_lookback"`
 	Compaction              Duration `yaml:"compaction"`
 	BaselineWindow          Duration `yaml:"baseline_window"`
 	BaselineOffset          Duration `yaml:"baseline_offset"`
@@ -91,6 +92,8 @@ type Thresholds struct {
 	DBSizeWarning                Bytes    `yaml:"db_size_warning"`
 	DBSizeCritical               Bytes    `yaml:"db_size_critical"`
 	DBQuotaPredictionMinUsage    float64  `yaml:"db_quota_prediction_min_usage"`
+	DBQuotaFillWarning           Duration `yaml:"db_quota_fill_warning"`
+	DBQuotaFillCritical          Duration `yaml:"db_quota_fill_critical"`
 	FragmentationFreeBytes       Bytes    `yaml:"fragmentation_free_bytes"`
 	FragmentationRatio           float64  `yaml:"fragmentation_ratio"`
 	CompactionPendingRevisions   float64  `yaml:"compaction_pending_revisions"`
@@ -99,9 +102,14 @@ type Thresholds struct {
 	RaftApplyLagCritical         float64  `yaml:"raft_apply_lag_critical"`
 	TLSExpiryWarning             Duration `yaml:"tls_expiry_warning"`
 	TLSExpiryCritical            Duration `yaml:"tls_expiry_critical"`
+	CAExpiryWarning              Duration `yaml:"ca_expiry_warning"`
+	CAExpiryCritical             Duration `yaml:"ca_expiry_critical"`
 	WALFsyncP99                  Duration `yaml:"wal_fsync_p99"`
 	BackendCommitP99             Duration `yaml:"backend_commit_p99"`
-	PeerRTTP99                   Duration `yaml:"peer_rtt_p99"`
+	PeerRTTBucket                float64  `yaml:"peer_rtt_bucket"`
+	PeerRTTSlowRatio             float64  `yaml:"peer_rtt_slow_ratio"`
+	PeerSentFailuresRate         float64  `yaml:"peer_sent_failures_rate"`
+	ProposalsPending             float64  `yaml:"proposals_pending"`
 	ProposalsFailedRate          float64  `yaml:"proposals_failed_rate"`
 	GRPCFailureRatio             float64  `yaml:"grpc_failure_ratio"`
 	GRPCMinRequestRate           float64  `yaml:"grpc_min_request_rate"`
@@ -109,6 +117,8 @@ type Thresholds struct {
 	DiskFreeCritical             float64  `yaml:"disk_free_critical"`
 	ClockOffset                  Duration `yaml:"clock_offset"`
 	SnapshotMaxAge               Duration `yaml:"snapshot_max_age"`
+	FDUsageWarning               float64  `yaml:"fd_usage_warning"`
+	FDUsageCritical              float64  `yaml:"fd_usage_critical"`
 }
 
 // For holds each alert's `for` duration, keyed like the alert (snake case,
@@ -120,6 +130,7 @@ type For struct {
 	MemberPartitioned       Duration `yaml:"member_partitioned"`
 	QuorumAtRisk            Duration `yaml:"quorum_at_risk"`
 	QuorumLost              Duration `yaml:"quorum_lost"`
+	QuorumLostMembersDown   Duration `yaml:"quorum_lost_members_down"`
 	NoLeader                Duration `yaml:"no_leader"`
 	SplitBrain              Duration `yaml:"split_brain"`
 	FrequentLeaderChanges   Duration `yaml:"frequent_leader_changes"`
@@ -129,6 +140,7 @@ type For struct {
 	DatabaseQuotaUsageHigh  Duration `yaml:"database_quota_usage_high"`
 	DatabaseSizeHigh        Duration `yaml:"database_size_high"`
 	DatabaseQuotaExhaustion Duration `yaml:"database_quota_exhaustion_predicted"`
+	DatabaseQuotaFillingUp  Duration `yaml:"database_quota_filling_up"`
 	DatabaseFragmented      Duration `yaml:"database_fragmented"`
 	NoCompaction            Duration `yaml:"no_compaction"`
 	NoSpaceAlarm            Duration `yaml:"nospace_alarm"`
@@ -146,6 +158,12 @@ type For struct {
 	DiskSpaceLow            Duration `yaml:"disk_space_low"`
 	ClockOffset             Duration `yaml:"clock_offset"`
 	SnapshotTooOld          Duration `yaml:"snapshot_too_old"`
+	SnapshotFailed          Duration `yaml:"snapshot_failed"`
+	MetricsNotScraped       Duration `yaml:"metrics_not_scraped"`
+	PeerSendFailures        Duration `yaml:"peer_send_failures"`
+	ProposalsPending        Duration `yaml:"proposals_pending"`
+	FileDescriptorsHigh     Duration `yaml:"file_descriptors_high"`
+	CACertificateExpiring   Duration `yaml:"ca_certificate_expiring"`
 }
 
 // KeepFiringFor is Prometheus' keep_firing_for per severity: how long a
@@ -165,7 +183,7 @@ type KeepFiringFor struct {
 //go:embed config.yml
 var DefaultConfigYAML string
 
-// DefaultConfig returns the seed's thresholds and the windows the committed
+// DefaultConfig returns the original etcd-monitor guide's thresholds and the windows the committed
 // rule files are rendered with.
 func DefaultConfig() Config {
 	return Config{
@@ -198,6 +216,7 @@ func DefaultConfig() Config {
 			LeaderChanges:           dur("1h"),
 			QuotaPredictionLookback: dur("6h"),
 			QuotaPredictionHorizon:  dur("4h"),
+			QuotaGrowthLookback:     dur("30m"),
 			Compaction:              dur("12h"),
 			BaselineWindow:          dur("1h"),
 			BaselineOffset:          dur("1w"),
@@ -218,6 +237,8 @@ func DefaultConfig() Config {
 			DBSizeWarning:                6 << 30,
 			DBSizeCritical:               8 << 30,
 			DBQuotaPredictionMinUsage:    0.5,
+			DBQuotaFillWarning:           dur("2h"),
+			DBQuotaFillCritical:          dur("30m"),
 			FragmentationFreeBytes:       500 << 20,
 			FragmentationRatio:           0.5,
 			CompactionPendingRevisions:   100000,
@@ -226,9 +247,14 @@ func DefaultConfig() Config {
 			RaftApplyLagCritical:         4000,
 			TLSExpiryWarning:             dur("14d"),
 			TLSExpiryCritical:            dur("3d"),
+			CAExpiryWarning:              dur("90d"),
+			CAExpiryCritical:             dur("30d"),
 			WALFsyncP99:                  dur("10ms"),
 			BackendCommitP99:             dur("25ms"),
-			PeerRTTP99:                   dur("150ms"),
+			PeerRTTBucket:                0.2048,
+			PeerRTTSlowRatio:             0.01,
+			PeerSentFailuresRate:         0,
+			ProposalsPending:             10,
 			ProposalsFailedRate:          0,
 			GRPCFailureRatio:             0.05,
 			GRPCMinRequestRate:           1,
@@ -236,14 +262,17 @@ func DefaultConfig() Config {
 			DiskFreeCritical:             0.05,
 			ClockOffset:                  dur("100ms"),
 			SnapshotMaxAge:               dur("24h"),
+			FDUsageWarning:               0.8,
+			FDUsageCritical:              0.9,
 		},
 		For: For{
 			MonitorDown:             dur("5m"),
 			MonitorStale:            dur("1m"),
 			MemberUnreachable:       dur("5m"),
 			MemberPartitioned:       dur("2m"),
-			QuorumAtRisk:            dur("5m"),
-			QuorumLost:              dur("1m"),
+			QuorumAtRisk:            dur("15m"),
+			QuorumLost:              dur("30s"),
+			QuorumLostMembersDown:   0,
 			NoLeader:                dur("1m"),
 			SplitBrain:              dur("1m"),
 			FrequentLeaderChanges:   0,
@@ -253,6 +282,7 @@ func DefaultConfig() Config {
 			DatabaseQuotaUsageHigh:  dur("5m"),
 			DatabaseSizeHigh:        dur("5m"),
 			DatabaseQuotaExhaustion: dur("30m"),
+			DatabaseQuotaFillingUp:  dur("5m"),
 			DatabaseFragmented:      dur("30m"),
 			NoCompaction:            dur("15m"),
 			NoSpaceAlarm:            0,
@@ -270,6 +300,12 @@ func DefaultConfig() Config {
 			DiskSpaceLow:            dur("10m"),
 			ClockOffset:             dur("10m"),
 			SnapshotTooOld:          dur("15m"),
+			SnapshotFailed:          0,
+			MetricsNotScraped:       dur("10m"),
+			PeerSendFailures:        dur("15m"),
+			ProposalsPending:        dur("10m"),
+			FileDescriptorsHigh:     dur("10m"),
+			CACertificateExpiring:   dur("1h"),
 		},
 		// Several failed scrapes at the deployed 15s interval (two at
 		// Prometheus' default 1m), or a restart of the monitor. Critical and
@@ -521,6 +557,9 @@ func (c Config) Validate() error {
 		{"grpc_failure_ratio", t.GRPCFailureRatio},
 		{"disk_free_warning", t.DiskFreeWarning},
 		{"disk_free_critical", t.DiskFreeCritical},
+		{"peer_rtt_slow_ratio", t.PeerRTTSlowRatio},
+		{"fd_usage_warning", t.FDUsageWarning},
+		{"fd_usage_critical", t.FDUsageCritical},
 	} {
 		if !(r.v > 0 && r.v < 1) {
 			return fieldErrf("thresholds."+r.name, "%v is not a ratio between 0 and 1 (exclusive)", r.v)
@@ -540,6 +579,8 @@ func (c Config) Validate() error {
 		{"raft_apply_lag_critical", t.RaftApplyLagCritical},
 		{"proposals_failed_rate", t.ProposalsFailedRate},
 		{"grpc_min_request_rate", t.GRPCMinRequestRate},
+		{"peer_sent_failures_rate", t.PeerSentFailuresRate},
+		{"proposals_pending", t.ProposalsPending},
 		{"db_size_warning", float64(t.DBSizeWarning)},
 		{"db_size_critical", float64(t.DBSizeCritical)},
 		{"fragmentation_free_bytes", float64(t.FragmentationFreeBytes)},
@@ -562,6 +603,7 @@ func (c Config) Validate() error {
 		{"db_size", float64(t.DBSizeWarning), float64(t.DBSizeCritical), showBytes},
 		{"leader_changes", t.LeaderChangesWarning, t.LeaderChangesCritical, showNumber},
 		{"raft_apply_lag", t.RaftApplyLagWarning, t.RaftApplyLagCritical, showNumber},
+		{"fd_usage", t.FDUsageWarning, t.FDUsageCritical, showNumber},
 	} {
 		if p.warn >= p.crt {
 			return fieldErrf("thresholds."+p.name+"_warning", "warning (%s) must be below %s_critical (%s)", p.show(p.warn), p.name, p.show(p.crt))
@@ -574,11 +616,16 @@ func (c Config) Validate() error {
 		show      func(float64) string
 	}{
 		{"tls_expiry", t.TLSExpiryWarning.Seconds(), t.TLSExpiryCritical.Seconds(), showSeconds},
+		{"ca_expiry", t.CAExpiryWarning.Seconds(), t.CAExpiryCritical.Seconds(), showSeconds},
+		{"db_quota_fill", t.DBQuotaFillWarning.Seconds(), t.DBQuotaFillCritical.Seconds(), showSeconds},
 		{"disk_free", t.DiskFreeWarning, t.DiskFreeCritical, showNumber},
 	} {
 		if p.warn <= p.crt {
 			return fieldErrf("thresholds."+p.name+"_warning", "warning (%s) must be above %s_critical (%s): lower is worse here", p.show(p.warn), p.name, p.show(p.crt))
 		}
+	}
+	if _, ok := peerRTTBucketLabel(t.PeerRTTBucket); !ok {
+		return fieldErrf("thresholds.peer_rtt_bucket", "%v is not an upper bound of etcd_network_peer_round_trip_time_seconds (one of %s)", t.PeerRTTBucket, strings.Join(peerRTTBuckets(), ", "))
 	}
 	known := map[string]bool{}
 	for _, a := range alertDefs() {
@@ -590,6 +637,32 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// peerRTTBuckets are the `le` labels of etcd's peer round-trip histogram:
+// prometheus.ExponentialBuckets(0.0001, 2, 16) in etcd's rafthttp. Doubling
+// is exact in binary, so each is the shortest decimal form client_golang
+// writes.
+func peerRTTBuckets() []string {
+	out := make([]string, 16)
+	b := 0.0001
+	for i := range out {
+		out[i] = strconv.FormatFloat(b, 'f', -1, 64)
+		b *= 2
+	}
+	return out
+}
+
+// peerRTTBucketLabel returns the `le` label of the bucket whose upper bound
+// is v: EtcdPeerRTTHigh counts the round trips above it exactly, which only
+// works at a boundary (between two, only an interpolation could say).
+func peerRTTBucketLabel(v float64) (string, bool) {
+	for _, le := range peerRTTBuckets() {
+		if b, _ := strconv.ParseFloat(le, 64); math.Abs(b-v) <= 1e-9*b {
+			return le, true
+		}
+	}
+	return "", false
 }
 
 // positiveDurations checks every Duration field of a struct is above zero

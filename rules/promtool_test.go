@@ -47,6 +47,7 @@ func TestPromtoolCheckRules(t *testing.T) {
 	cfg.Selectors.Node = `job="node-exporter"`
 	cfg.NodeExporter.Filesystem = `mountpoint="/var/lib/etcd"`
 	cfg.Thresholds.ProbeLatencyP99Warning = dur("20ms")
+	cfg.Thresholds.PeerRTTBucket = 0.1024
 	cfg.KeepFiringFor = KeepFiringFor{Critical: dur("5m"), Warning: dur("90s"), Info: 0}
 	custom, err := Render(cfg, ProfileDefault)
 	if err != nil {
@@ -161,8 +162,9 @@ func TestEveryAlertHasFiringAndQuietTests(t *testing.T) {
 	t.Logf("%d alerting rules, all with firing and quiet tests", alerts)
 }
 
-// The false positives that make people disable the etcd mixin's alerts have
-// a named test each; renaming or dropping one should be deliberate.
+// The false positives that make people disable the etcd mixin's alerts, and
+// the paging scenarios from etcd users' complaints, have a named test each;
+// renaming or dropping one should be deliberate.
 func TestKnownFalsePositivesAreTested(t *testing.T) {
 	names := map[string]bool{}
 	for _, u := range loadUnitTests(t) {
@@ -175,6 +177,17 @@ func TestKnownFalsePositivesAreTested(t *testing.T) {
 		"false positive: watch cancellations do not count as failed requests",
 		"false positive: a member back within the for window does not alert",
 		"false positive: a 200 MB fragmented database does not alert",
+		"false positive: a few peer round trips in a coarse bucket do not alert",
+		"paging: a 12-minute reboot of one member of three pages nobody",
+		"paging: one member of three away beyond 15 minutes pages",
+		"paging: quorum lost during a reboot pages at once",
+		"paging: a rolling restart of 3 members pages nobody",
+		"paging: a rolling restart of 5 members pages nobody",
+		"paging: a rolling restart of 7 members pages nobody",
+		"paging: an election beyond a rolling restart of 7 members pages",
+		"paging: a quota filling in one hour warns early and pages before NOSPACE",
+		"paging: a quota filling in one week",
+		"blind spot: a broken scrape of etcd's /metrics is reported",
 	} {
 		if !names[want] {
 			t.Errorf("no promtool test group named %q", want)

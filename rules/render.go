@@ -198,6 +198,7 @@ func fast(c Config) Config {
 	c.Windows.Rate = dur("30s")
 	c.Windows.LeaderChanges = dur("10m")
 	c.Windows.QuotaPredictionLookback = dur("10m")
+	c.Windows.QuotaGrowthLookback = dur("2m")
 	c.Windows.Compaction = dur("10m")
 	c.Windows.BaselineWindow = dur("2m")
 	c.Windows.BaselineOffset = dur("10m")
@@ -246,6 +247,9 @@ func newVars(cfg Config) *vars {
 			if isRatio(name) {
 				v.human[name] = number(math.Round(x*100*1e6)/1e6) + "%"
 			}
+			if strings.HasSuffix(name, "_bucket") { // a histogram bound in seconds
+				v.human[name] = number(math.Round(x*1e3*1e6)/1e6) + "ms"
+			}
 		default:
 			panic(fmt.Sprintf("threshold %s has unhandled type %T", name, f))
 		}
@@ -292,6 +296,9 @@ func (v *vars) alert(a alertDef) (Rule, error) {
 		return Rule{}, fmt.Errorf("no keep_firing_for for severity %q", a.severity)
 	}
 	r := Rule{Alert: a.name, Labels: map[string]string{"severity": a.severity}}
+	for k, v := range a.labels {
+		r.Labels[k] = v
+	}
 	if forDur > 0 {
 		r.For = forDur.String()
 	}
@@ -367,6 +374,14 @@ func (v *vars) lookup(key string, local map[string]string) (string, error) {
 			matchers = []string{string(v.cfg.Selectors.Node), v.cfg.ClusterLabel + `!=""`}
 		case "fs":
 			matchers = []string{string(v.cfg.Selectors.Node), v.cfg.ClusterLabel + `!=""`, string(v.cfg.NodeExporter.Filesystem)}
+		case "etcdle":
+			// ${etcdle METRIC_bucket THRESHOLD}: one bucket of etcd's
+			// histogram, the threshold naming its upper bound.
+			le, ok := peerRTTBucketLabel(v.cfg.Thresholds.PeerRTTBucket)
+			if extra != "peer_rtt_bucket" || !ok {
+				return "", fmt.Errorf("unknown bucket in ${%s}", key)
+			}
+			return metric + "{" + string(v.cfg.Selectors.Etcd) + `,le="` + le + `"}`, nil
 		default:
 			return "", fmt.Errorf("unknown selector kind in ${%s}", key)
 		}

@@ -325,3 +325,28 @@ func TestAlertsCarrySeverityAndAnnotations(t *testing.T) {
 		}
 	}
 }
+
+// EtcdPeerRTTHigh counts the round trips above one of etcd's bucket bounds:
+// the configured bound becomes that bucket's exact `le` label, and reads in
+// milliseconds in the description.
+func TestPeerRTTBucketRendersItsLeLabel(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Thresholds.PeerRTTBucket = 0.0032
+	f, err := Build(cfg, ProfileDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range flatten(f) {
+		if r.Alert != "EtcdPeerRTTHigh" {
+			continue
+		}
+		if !strings.Contains(r.Expr, `etcd_network_peer_round_trip_time_seconds_bucket{job="etcd",le="0.0032"}`) {
+			t.Errorf("expression does not select the 0.0032 bucket:\n%s", r.Expr)
+		}
+		if !strings.Contains(r.Annotations["description"], "longer than 3.2ms") {
+			t.Errorf("description does not name the bound: %s", r.Annotations["description"])
+		}
+		return
+	}
+	t.Fatal("no EtcdPeerRTTHigh rule")
+}

@@ -18,7 +18,7 @@ const WebhookToken = "test-webhook-token"
 // what a deployment changes pointed at s: the SMTP relay, the secret files
 // (PagerDuty's routing key is routingKey), the PagerDuty and Slack URLs,
 // and the webhook's URL (webhookURL: s's own /webhook, or the monitor's
-// alert API). For tests only, grouping waits 1s instead of 30s/5m, so a
+// alert API). For tests only, grouping waits 1s instead of 30s (10s)/5m, so a
 // notification follows its alert at once. Routes, receivers, inhibitions
 // and templates are the shipped ones. It returns the file's path.
 func (s *Sinks) AlertmanagerConfig(t testing.TB, dir, routingKey, webhookURL string) string {
@@ -51,6 +51,11 @@ func (s *Sinks) AlertmanagerConfig(t testing.TB, dir, routingKey, webhookURL str
 	route := cfg["route"].(map[string]any)
 	route["group_wait"] = "1s"
 	route["group_interval"] = "1s"
+	for _, r := range route["routes"].([]any) { // critical routes set their own group_wait
+		if sub := r.(map[string]any); sub["group_wait"] != nil {
+			sub["group_wait"] = "1s"
+		}
+	}
 	seen := map[string]bool{}
 	for _, r := range cfg["receivers"].([]any) {
 		rcv := r.(map[string]any)
