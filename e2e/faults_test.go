@@ -110,6 +110,7 @@ func (r *recorder) finish() []timing {
 func runStack(t *testing.T, tl tools, b testetcd.Backend) []timing {
 	name := "e2e-" + b.Name
 	s := startStack(t, tl, b, name)
+	checkWebhookAuth(t, s)
 	ctx := context.Background()
 	sel := fmt.Sprintf(`{job="etcd-monitor",etcd_cluster=%q}`, name)
 	s.waitValue(t, "max(etcd_monitor_cluster_members_healthy"+sel+")", func(v float64) bool { return v == 3 }, 30*time.Second)
@@ -445,13 +446,15 @@ func waitApplied(ctx context.Context, t *testing.T, cli *clientv3.Client, eps []
 }
 
 // checkHistory: the webhook receiver (the monitor's alert history) got the
-// same alerts, firing and resolved.
+// same alerts, firing and resolved, through Alertmanager with its token.
 func checkHistory(t *testing.T, s *stack) {
 	t.Helper()
 	want := []string{"EtcdMemberUnreachable", "EtcdQuorumLost", "EtcdNoSpaceAlarm"}
 	var missing []string
+	var h []historyEntry
 	poll(context.Background(), 10*time.Second, 250*time.Millisecond, func() bool {
-		h, err := s.alertHistory(context.Background())
+		var err error
+		h, err = s.alertHistory(context.Background())
 		if err != nil {
 			missing = []string{err.Error()}
 			return false
@@ -473,6 +476,7 @@ func checkHistory(t *testing.T, s *stack) {
 	if len(missing) > 0 {
 		t.Errorf("the monitor's alert history (webhook receiver) lacks %v", missing)
 	}
+	checkWebhookDelivered(t, s, h)
 }
 
 // report logs the measured times as a Markdown table, and writes it to

@@ -79,9 +79,14 @@ func startStack(t *testing.T, tl tools, b testetcd.Backend, name string) *stack 
 	s.pushURL = "http://" + pushAddr
 	pg := testproc.Start(t, "pushgateway", tl.pushgateway, "--web.listen-address="+pushAddr, "--log.level=warn")
 
-	// etcd-monitor, as a user runs it.
+	// Alertmanager's configuration (the shipped one, pointed at the sinks
+	// and the monitor) is written first: the monitor is given the token
+	// file Alertmanager's webhook sends, as a deployment does.
 	monAddr := freeport.Addr(t)
 	s.monitorURL = "http://" + monAddr
+	amConfig := s.sinks.AlertmanagerConfig(t, dir, "e2e-routing-key", s.monitorURL+"/api/v1/alerts")
+
+	// etcd-monitor, as a user runs it.
 	mon := testproc.Start(t, "etcd-monitor", monitorBin, "serve",
 		"--etcd.endpoints="+strings.Join(c.Endpoints(), ","),
 		"--cluster.name="+name,
@@ -92,13 +97,14 @@ func startStack(t *testing.T, tl tools, b testetcd.Backend, name string) *stack 
 		"--etcd.dial-timeout="+requestTimeout.String(),
 		// etcd before 3.6 does not report its quota.
 		"--etcd.quota-backend-bytes="+strconv.Itoa(quotaBytes),
+		"--alerts.webhook-token-file="+webhookTokenFile(t, amConfig),
 		"--log.level=warn")
 
 	// Alertmanager with the shipped configuration, pointed at the sinks.
 	amAddr := freeport.Addr(t)
 	s.amURL = "http://" + amAddr
 	am := testproc.Start(t, "alertmanager", tl.alertmanager,
-		"--config.file="+s.sinks.AlertmanagerConfig(t, dir, "e2e-routing-key", s.monitorURL+"/api/v1/alerts"),
+		"--config.file="+amConfig,
 		"--storage.path="+filepath.Join(dir, "alertmanager"),
 		"--web.listen-address="+amAddr,
 		"--cluster.listen-address=", // no gossip

@@ -218,7 +218,8 @@ func (f *Flags) Defaults() (Defaults, error) {
 	// entries; a placeholder endpoint lets Check judge the rest.
 	conn = etcdconn.Config{Endpoints: []string{"127.0.0.1:2379"}, DialTimeout: conn.DialTimeout, RequestTimeout: conn.RequestTimeout}
 	if f.conn == nil {
-		conn.DialTimeout, conn.RequestTimeout = etcdconn.DefaultDialTimeout, etcdconn.DefaultRequestTimeout
+		// demo: no connection flags; d.cluster gives conn d's timeouts.
+		d.DialTimeout, d.RequestTimeout = etcdconn.DefaultDialTimeout, etcdconn.DefaultRequestTimeout
 	}
 	c := d.cluster(DefaultName, &conn)
 	if err := Check(&c); err != nil {

@@ -6,11 +6,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
+
 	"github.com/etcd-monitor/etcd-monitor/internal/api"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
 )
 
@@ -48,5 +52,62 @@ func TestDemoMemberControl(t *testing.T) {
 	}
 	if code := post("/api/v1/demo/members/" + m.Name + "/explode"); code != 404 {
 		t.Errorf("unknown action: %d", code)
+	}
+}
+
+// TestDemoReload runs the demo command as a user does and posts
+// /-/reload: the demo has no configuration to read again and no
+// --web.enable-lifecycle, so the answer says reload is not available in the
+// demo, as JSON, without naming a flag the demo does not take.
+func TestDemoReload(t *testing.T) {
+	addr := freeport.Addr(t)
+	app := kingpin.New("etcd-monitor", "")
+	cmd := Register(app)
+	if _, err := app.Parse([]string{"demo", "--demo.members=1", "--web.listen-address=" + addr}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Run(ctx, slog.New(slog.DiscardHandler)) }()
+	stopped := false
+	defer func() {
+		cancel()
+		if stopped {
+			return
+		}
+		if err := <-done; err != nil {
+			t.Errorf("demo: %v", err)
+		}
+	}()
+
+	var resp *http.Response
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var err error
+		resp, err = http.Post("http://"+addr+"/-/reload", "application/json", nil)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo did not answer within a minute: %v", err)
+		}
+		select {
+		case err := <-done:
+			stopped = true
+			t.Fatalf("the demo stopped: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Error  string `json:"error"`
+		Status int    `json:"status"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatalf("POST /-/reload: %d, not JSON: %v", resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusNotFound || got.Status != http.StatusNotFound ||
+		!strings.Contains(got.Error, "not available in the demo") || strings.Contains(got.Error, "--web.enable-lifecycle") {
+		t.Errorf("POST /-/reload on the demo: %d %+v, want 404 saying reload is not available in the demo", resp.StatusCode, got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +21,8 @@ import (
 )
 
 // With basic auth in --web.config.file, nothing the monitor serves is
-// readable without credentials: metrics, API, webhook and page alike.
+// readable without credentials: metrics, API, webhook, page and the
+// lifecycle API alike.
 func TestBasicAuthProtectsEverything(t *testing.T) {
 	dir := t.TempDir()
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
@@ -35,7 +37,14 @@ func TestBasicAuthProtectsEverything(t *testing.T) {
 	if err := conn.Load(); err != nil {
 		t.Fatal(err)
 	}
-	m := New(Options{Clusters: []collector.ClusterConfig{{Name: "c", Conn: conn, HealthCheckInterval: time.Second}}}, slog.New(slog.DiscardHandler))
+	clusters := []collector.ClusterConfig{{Name: "c", Conn: conn, HealthCheckInterval: time.Second}}
+	// The lifecycle API is on, so /-/reload would reload; loads counts
+	// how often it did.
+	var loads atomic.Int32
+	m := New(Options{Clusters: clusters, Lifecycle: true, Config: &ConfigSource{Load: func() ([]collector.ClusterConfig, error) {
+		loads.Add(1)
+		return clusters, nil
+	}}}, slog.New(slog.DiscardHandler))
 	addr := freeport.Addr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -48,7 +57,7 @@ func TestBasicAuthProtectsEverything(t *testing.T) {
 		{"GET", "/"}, {"GET", "/metrics"}, {"GET", "/health"},
 		{"GET", "/api/v1/cluster/status"}, {"GET", "/api/v1/cluster/leader"}, {"GET", "/api/v1/metrics/current"},
 		{"GET", "/api/v1/metrics/latency"}, {"GET", "/api/v1/alerts/history"}, {"POST", "/api/v1/alerts"},
-		{"POST", "/api/v1/performance/benchmark"},
+		{"POST", "/api/v1/performance/benchmark"}, {"GET", "/api/v1/clusters"}, {"POST", "/-/reload"},
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -71,6 +80,9 @@ func TestBasicAuthProtectsEverything(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s %s without credentials: %d, want 401", p.method, p.path, resp.StatusCode)
 		}
+		if n := loads.Load(); n != 0 {
+			t.Fatalf("%s %s without credentials: the configuration was reloaded %d times", p.method, p.path, n)
+		}
 		req, _ = http.NewRequest(p.method, "http://"+addr+p.path, strings.NewReader("{}"))
 		req.SetBasicAuth("admin", "s3cret")
 		resp, err = http.DefaultClient.Do(req)
@@ -81,5 +93,12 @@ func TestBasicAuthProtectsEverything(t *testing.T) {
 		if resp.StatusCode == http.StatusUnauthorized {
 			t.Errorf("%s %s with credentials: 401", p.method, p.path)
 		}
+		// The new endpoints answer for real behind the credentials.
+		if (p.path == "/api/v1/clusters" || p.path == "/-/reload") && resp.StatusCode != http.StatusOK {
+			t.Errorf("%s %s with credentials: %d, want 200", p.method, p.path, resp.StatusCode)
+		}
+	}
+	if n := loads.Load(); n != 1 {
+		t.Errorf("POST /-/reload with credentials reloaded %d times, want 1", n)
 	}
 }

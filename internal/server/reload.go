@@ -116,10 +116,17 @@ func (m *Monitor) watch(ctx context.Context) {
 	}
 }
 
-// serveReload is POST /-/reload, as Prometheus has it: 403 without
+// serveReload is POST /-/reload, as Prometheus has it (404 in the demo,
+// which has nothing to reload): 403 without
 // --web.enable-lifecycle, 405 for another method, 500 when the
 // configuration is bad (nothing changed), 200 when it was applied.
 func (m *Monitor) serveReload(w http.ResponseWriter, r *http.Request) {
+	if m.opts.Config == nil {
+		// The demo: it watches the cluster it started, and has neither a
+		// configuration to read again nor --web.enable-lifecycle.
+		writeJSONError(w, http.StatusNotFound, "reload is not available in the demo: it watches the cluster it started, with no configuration to read again")
+		return
+	}
 	if !m.opts.Lifecycle {
 		writeJSONError(w, http.StatusForbidden, "the lifecycle API is off: start the monitor with --web.enable-lifecycle")
 		return
