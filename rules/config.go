@@ -131,6 +131,8 @@ type Thresholds struct {
 type For struct {
 	MonitorDown             Duration `yaml:"monitor_down"`
 	MonitorStale            Duration `yaml:"monitor_stale"`
+	MonitorConfigReload     Duration `yaml:"monitor_config_reload_failed"`
+	MonitorShardsIncomplete Duration `yaml:"monitor_shards_incomplete"`
 	MemberUnreachable       Duration `yaml:"member_unreachable"`
 	MemberPartitioned       Duration `yaml:"member_partitioned"`
 	QuorumAtRisk            Duration `yaml:"quorum_at_risk"`
@@ -273,6 +275,8 @@ func DefaultConfig() Config {
 		For: For{
 			MonitorDown:             dur("5m"),
 			MonitorStale:            dur("1m"),
+			MonitorConfigReload:     dur("10m"),
+			MonitorShardsIncomplete: dur("5m"),
 			MemberUnreachable:       dur("5m"),
 			MemberPartitioned:       dur("2m"),
 			QuorumAtRisk:            dur("15m"),
