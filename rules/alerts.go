@@ -242,6 +242,42 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 			desc:    "etcd-monitor is scraped but its last completed check of " + cluster + " was ${value} ago (more than ${h.monitor_stale_after}). The checker is stuck or every call times out; the cluster metrics are old.",
 			value:   seconds,
 		},
+		{
+			group: groupMonitor, name: "EtcdMonitorConfigReloadFailed", forKey: "monitor_config_reload_failed", severity: "warning",
+			// The value is the age of the configuration still in use: the
+			// longer, the more edits are waiting.
+			expr: "time() - ${mon etcd_monitor_config_last_reload_success_timestamp_seconds}\n" +
+				"and\n${mon etcd_monitor_config_last_reload_successful} == 0",
+			summary: "etcd-monitor {{ $labels.instance }} cannot reload its configuration",
+			desc:    "The configuration reloads of etcd-monitor {{ $labels.instance }} have failed for ${for}: it still runs the configuration it loaded ${value} ago, so clusters added, changed or removed since are not applied, and a restart would stop at the same error.",
+			value:   seconds,
+		},
+		// Shards: every cluster of the configuration is watched by exactly
+		// one replica. etcd_monitor_config_clusters counts all shards, so
+		// every replica reports the same number (max); each watches its
+		// own part (sum). Replicas of one deployment share a scrape job.
+		{
+			group: groupMonitor, name: "EtcdMonitorShardsIncomplete", forKey: "monitor_shards_incomplete", severity: "warning",
+			labels: map[string]string{"cause": "clusters_unwatched"},
+			expr: "max by (job) (${mon etcd_monitor_config_clusters})\n-\n" +
+				"sum by (job) (${mon etcd_monitor_clusters_watched})\n> 0",
+			summary: "etcd clusters are watched by no etcd-monitor replica of {{ $labels.job }}",
+			desc:    "The replicas of etcd-monitor in job {{ $labels.job }} watch ${value} cluster(s) fewer than their configuration lists, for ${for}: a replica is down, fewer replicas run than --shard.count, or replicas run different configurations. Those clusters' alerts cannot fire.",
+			value:   number,
+		},
+		{
+			// A duplicated --shard.index can keep the sum above: the
+			// duplicate's clusters are counted twice, the missing index's
+			// not at all. Replicas with --shard.count=1 are independent
+			// monitors (or an HA pair) and may share index 0.
+			group: groupMonitor, name: "EtcdMonitorShardsIncomplete", forKey: "monitor_shards_incomplete", severity: "warning",
+			labels: map[string]string{"cause": "shards_conflict"},
+			expr: "count by (job, shard_index) (${mon etcd_monitor_shard_info shard_count!=\"1\"}) > 1\n" +
+				"or\ncount by (job) (count by (job, shard_count) (${mon etcd_monitor_shard_info})) > 1",
+			summary: "etcd-monitor replicas of {{ $labels.job }} do not split the clusters between them",
+			desc:    "{{ with $labels.shard_index }}${value} replicas of etcd-monitor in job {{ $labels.job }} run as shard {{ . }}{{ else }}The replicas of etcd-monitor in job {{ $labels.job }} run with ${value} different --shard.count values{{ end }}, for ${for}: some clusters are watched twice and others by no replica, whose alerts cannot fire.",
+			value:   number,
+		},
 
 		// Availability.
 		{

@@ -3,19 +3,24 @@ package rules
 import (
 	"bytes"
 	_ "embed"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/url"
 	"os"
 	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/bytesize"
+	"github.com/etcd-monitor/etcd-monitor/internal/yamlerr"
 )
 
 // Config is what the generator needs to know about one Prometheus setup: how
@@ -126,6 +131,8 @@ type Thresholds struct {
 type For struct {
 	MonitorDown             Duration `yaml:"monitor_down"`
 	MonitorStale            Duration `yaml:"monitor_stale"`
+	MonitorConfigReload     Duration `yaml:"monitor_config_reload_failed"`
+	MonitorShardsIncomplete Duration `yaml:"monitor_shards_incomplete"`
 	MemberUnreachable       Duration `yaml:"member_unreachable"`
 	MemberPartitioned       Duration `yaml:"member_partitioned"`
 	QuorumAtRisk            Duration `yaml:"quorum_at_risk"`
@@ -268,6 +275,8 @@ func DefaultConfig() Config {
 		For: For{
 			MonitorDown:             dur("5m"),
 			MonitorStale:            dur("1m"),
+			MonitorConfigReload:     dur("10m"),
+			MonitorShardsIncomplete: dur("5m"),
 			MemberUnreachable:       dur("5m"),
 			MemberPartitioned:       dur("2m"),
 			QuorumAtRisk:            dur("15m"),
@@ -327,166 +336,208 @@ func dur(s string) Duration {
 	return Duration(d)
 }
 
+// maxConfigSize bounds what LoadConfig reads: the config with every field
+// set and commented is 10 KiB, so a larger file is something else (a log, a
+// device) and is refused before it is read into memory.
+const maxConfigSize = 1 << 20
+
 // LoadConfig reads a generator config on top of DefaultConfig. Unknown fields
-// are refused, and errors name the file, the line and the field.
+// are refused, and errors are one line naming the file, the line and the
+// field: "rules config FILE:LINE: FIELD: problem".
 func LoadConfig(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfig(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("rules config: %w", err)
+		return Config{}, errors.New(yamlerr.OneLine("rules config: " + err.Error()))
 	}
-	cfg, err := ParseConfig(data)
+	cfg, err := parseConfig(path, data)
 	if err != nil {
-		return Config{}, fmt.Errorf("rules config %s%s", path, err)
+		return Config{}, fmt.Errorf("rules config %w", err)
 	}
 	return cfg, nil
+}
+
+func readConfig(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxConfigSize {
+		return nil, fmt.Errorf("%s: larger than %d MiB, not a rules config file", path, maxConfigSize>>20)
+	}
+	return data, nil
 }
 
 // ParseConfig is LoadConfig without the file. Its errors start with
-// ":LINE: " when the line is known, else ": ", so LoadConfig can prefix the
-// file name.
-func ParseConfig(data []byte) (Config, error) {
+// ":LINE: FIELD: " when the line is known, else ": ", so that a caller can
+// put the file name in front.
+func ParseConfig(data []byte) (Config, error) { return parseConfig("", data) }
+
+// parseConfig decodes data into DefaultConfig with known fields only, as
+// blackbox_exporter decodes its modules, then validates the result. The
+// YAML nodes are kept to place every error at its line and field:
+// internal/yamlerr takes apart what yaml.v3 reports.
+func parseConfig(file string, data []byte) (Config, error) {
 	cfg := DefaultConfig()
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return Config{}, locate(nil, err.Error())
+	root, err := yamlerr.ParseDocument(file, data)
+	if err != nil {
+		return Config{}, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && err.Error() != "EOF" {
-		return Config{}, locate(&root, err.Error())
+	if root != nil {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil {
+			return Config{}, decodeError(file, root, err)
+		}
 	}
 	if err := cfg.Validate(); err != nil {
-		if fe, ok := err.(*fieldError); ok {
-			if line := lineOfPath(&root, fe.path); line > 0 {
-				return Config{}, fmt.Errorf(":%d: %s", line, fe)
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			if line := lineOfPath(root, fe.path, fe.near); line > 0 {
+				return Config{}, yamlerr.Errorf(file, line, fe.path, "%s", fe.msg)
 			}
 		}
-		return Config{}, fmt.Errorf(": %w", err)
+		// Only a value the file does not set can be wrong without a line,
+		// and the defaults are valid; still, say it without one.
+		return Config{}, errors.New(yamlerr.OneLine(file + ": " + err.Error()))
 	}
 	return cfg, nil
 }
 
-var (
-	yamlLineRe    = regexp.MustCompile(`line (\d+): (.*)`)
-	unknownFieldR = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
-)
-
-// locate turns a yaml.v3 error (possibly several lines) into one line with the
-// field's dotted path.
-func locate(root *yaml.Node, msg string) error {
-	m := yamlLineRe.FindStringSubmatch(msg)
-	if m == nil {
-		return fmt.Errorf(": %s", strings.ReplaceAll(strings.TrimPrefix(msg, "yaml: "), "\n", " "))
+// configTypes are the structs a config decodes into, for the fields an
+// unknown one is compared with.
+func configTypes() []reflect.Type {
+	return []reflect.Type{
+		reflect.TypeFor[Config](), reflect.TypeFor[Selectors](), reflect.TypeFor[NodeExporter](),
+		reflect.TypeFor[PrometheusRuleMeta](), reflect.TypeFor[Windows](), reflect.TypeFor[Thresholds](),
+		reflect.TypeFor[For](), reflect.TypeFor[KeepFiringFor](),
 	}
-	line, _ := strconv.Atoi(m[1])
-	detail := m[2]
-	path := pathAtLine(root, line)
-	if u := unknownFieldR.FindStringSubmatch(detail); u != nil {
-		known := knownFields(u[2])
-		if path == "" {
-			path = u[1]
-		}
-		return fmt.Errorf(":%d: %s: unknown field (known: %s)", line, path, strings.Join(known, ", "))
-	}
-	if path != "" {
-		return fmt.Errorf(":%d: %s: %s", line, path, detail)
-	}
-	return fmt.Errorf(":%d: %s", line, detail)
 }
 
-// knownFields lists the yaml names of a config type named by yaml.v3's
-// "rules.Thresholds" style.
-func knownFields(typeName string) []string {
-	types := []any{Config{}, Selectors{}, NodeExporter{}, PrometheusRuleMeta{}, Windows{}, Thresholds{}, For{}, KeepFiringFor{}}
-	for _, v := range types {
-		t := reflect.TypeOf(v)
-		if t.String() != typeName {
-			continue
-		}
-		var names []string
-		for i := range t.NumField() {
-			names = append(names, strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0])
-		}
-		sort.Strings(names)
-		return names
+// decodeError places what yaml.v3's Decode reports at its line and field,
+// with the field meant when one is misspelt.
+func decodeError(file string, root *yaml.Node, err error) error {
+	d, ok := yamlerr.Decode(err)
+	if !ok {
+		return yamlerr.Errorf(file, 1, "syntax error", "%s", d.Msg)
 	}
-	return nil
+	var ve *valueError
+	switch {
+	case errors.As(err, &ve):
+		// A duration or size said what is wrong with it; its position
+		// names the field even where several share the line.
+		field, _, _ := findNode(root, func(_ string, _, v *yaml.Node) bool { return v.Line == ve.line && v.Column == ve.column })
+		return yamlerr.Errorf(file, ve.line, field, "%s", ve.msg)
+	case d.Unknown != "":
+		field, _, _ := findNode(root, func(_ string, k, _ *yaml.Node) bool { return k != nil && k.Line == d.Line && k.Value == d.Unknown })
+		if field == "top level" {
+			field = d.Unknown
+		}
+		for _, t := range configTypes() {
+			if t.String() == d.Type {
+				// Sorted: Thresholds alone has over 40 fields.
+				known := yamlerr.Known(t)
+				slices.Sort(known)
+				return yamlerr.Errorf(file, d.Line, field, "%s", yamlerr.UnknownField(d.Unknown, known))
+			}
+		}
+		return yamlerr.Errorf(file, d.Line, field, "unknown field")
+	case d.Tag != "":
+		// The innermost node on the line that yaml.v3 describes: in
+		// "a: [x, [y]]" the inner list is what is wrong.
+		field, _, node := findNode(root, func(_ string, _, v *yaml.Node) bool {
+			return v.Line == d.Line && v.ShortTag() == d.Tag && strings.HasPrefix(v.Value, strings.TrimSuffix(d.Value, "..."))
+		})
+		got := "a " + yamlerr.TagName(d.Tag)
+		if node != nil {
+			// yaml.v3 shortens the value in its message; the node has it all.
+			got = yamlerr.Describe(node)
+		}
+		return yamlerr.Errorf(file, d.Line, field, "want %s, got %s", wantOf(d.Type), got)
+	}
+	field, _, _ := findNode(root, func(_ string, k, _ *yaml.Node) bool { return k != nil && k.Line == d.Line })
+	return yamlerr.Errorf(file, d.Line, field, "%s", d.Msg)
 }
 
-// pathAtLine finds the dotted key path of the mapping key or value on line.
-func pathAtLine(n *yaml.Node, line int) string {
-	if n == nil {
-		return ""
+// wantOf names what a Go type of the config takes in YAML, for "want X, got
+// Y". Durations and sizes say it themselves (UnmarshalYAML).
+func wantOf(goType string) string {
+	switch {
+	case goType == "float64":
+		return "a number"
+	case goType == "bool":
+		return "true or false"
+	case goType == "string", goType == reflect.TypeFor[Selector]().String():
+		return "a string"
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case strings.HasPrefix(goType, "map["), strings.HasPrefix(goType, "rules."):
+		return "a mapping"
 	}
-	var walk func(n *yaml.Node, prefix string) string
-	walk = func(n *yaml.Node, prefix string) string {
+	return goType
+}
+
+// findNode walks the document outside in and returns the dotted path
+// ("thresholds.x", "disabled_alerts[2]", "top level" for the root), key and
+// value of the deepest node match accepts, the first of those at one depth.
+// key is the mapping key holding the value, nil for a list item and the
+// root.
+func findNode(root *yaml.Node, match func(path string, key, value *yaml.Node) bool) (string, *yaml.Node, *yaml.Node) {
+	best, bestKey, bestNode, bestDepth := "top level", (*yaml.Node)(nil), (*yaml.Node)(nil), -1
+	var walk func(k, n *yaml.Node, path string, depth int)
+	walk = func(k, n *yaml.Node, path string, depth int) {
+		if depth > bestDepth && match(path, k, n) {
+			best, bestKey, bestNode, bestDepth = path, k, n, depth
+		}
 		switch n.Kind {
-		case yaml.DocumentNode, yaml.SequenceNode:
+		case yaml.SequenceNode:
 			for i, c := range n.Content {
-				p := prefix
-				if n.Kind == yaml.SequenceNode {
-					p = fmt.Sprintf("%s[%d]", prefix, i)
-				}
-				if c.Line == line && c.Kind == yaml.ScalarNode {
-					return p
-				}
-				if r := walk(c, p); r != "" {
-					return r
-				}
+				walk(nil, c, fmt.Sprintf("%s[%d]", path, i), depth+1)
 			}
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				p := k.Value
-				if prefix != "" {
-					p = prefix + "." + k.Value
+				p := n.Content[i].Value
+				if depth > 0 {
+					p = path + "." + p
 				}
-				if k.Line == line && (v.Kind == yaml.ScalarNode || v.Line != line || len(v.Content) == 0) {
-					return p
-				}
-				if r := walk(v, p); r != "" {
-					return r
-				}
+				walk(n.Content[i], n.Content[i+1], p, depth+1)
 			}
 		}
-		return ""
 	}
-	return walk(n, "")
+	if root != nil {
+		walk(nil, root, "top level", 0)
+	}
+	return best, bestKey, bestNode
 }
 
-// lineOfPath is the inverse of pathAtLine for validation errors.
-func lineOfPath(n *yaml.Node, path string) int {
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	parts := strings.Split(path, ".")
-	for pi, part := range parts {
-		key, index, hasIndex := strings.Cut(strings.TrimSuffix(part, "]"), "[")
-		if n.Kind != yaml.MappingNode {
-			return 0
-		}
-		found := false
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				found = true
-				line := n.Content[i].Line
-				n = n.Content[i+1]
-				if hasIndex {
-					j, err := strconv.Atoi(index)
-					if err != nil || n.Kind != yaml.SequenceNode || j >= len(n.Content) {
-						return line
-					}
-					n = n.Content[j]
-					line = n.Line
-				}
-				if pi == len(parts)-1 {
-					return line
-				}
-				break
-			}
-		}
-		if !found {
-			return 0
+// valueError is what a Duration or Bytes says about its YAML value, with
+// the value's position to name the field by.
+type valueError struct {
+	line, column int
+	msg          string
+}
+
+// Error has yaml.v3's "line N: " form, which yamlerr.Decode reads.
+func (e *valueError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
+
+func badValue(n *yaml.Node, format string, args ...any) error {
+	return &valueError{line: n.Line, column: n.Column, msg: fmt.Sprintf(format, args...)}
+}
+
+// lineOfPath is the line of the first of paths ("thresholds.x",
+// "disabled_alerts[2]") the file sets, 0 if it sets none.
+func lineOfPath(root *yaml.Node, paths ...string) int {
+	for _, want := range paths {
+		_, k, v := findNode(root, func(path string, _, _ *yaml.Node) bool { return path == want })
+		switch {
+		case k != nil:
+			return k.Line
+		case v != nil:
+			return v.Line
 		}
 	}
 	return 0
@@ -496,12 +547,23 @@ func lineOfPath(n *yaml.Node, path string) int {
 type fieldError struct {
 	path string
 	msg  string
+	// near is the field whose line is shown when path is not in the file:
+	// a warning threshold left at its default is wrong because of the
+	// critical one the file sets.
+	near string
 }
 
 func (e *fieldError) Error() string { return e.path + ": " + e.msg }
 
 func fieldErrf(path, format string, args ...any) error {
 	return &fieldError{path: path, msg: fmt.Sprintf(format, args...)}
+}
+
+// pairErr is about a threshold's warning and critical values, which are
+// wrong together: it names the warning, at the line of whichever the file
+// sets.
+func pairErr(name, format string, args ...any) error {
+	return &fieldError{path: "thresholds." + name + "_warning", msg: fmt.Sprintf(format, args...), near: "thresholds." + name + "_critical"}
 }
 
 // Validate checks what would otherwise render rules that never fire or fire
@@ -606,7 +668,7 @@ func (c Config) Validate() error {
 		{"fd_usage", t.FDUsageWarning, t.FDUsageCritical, showNumber},
 	} {
 		if p.warn >= p.crt {
-			return fieldErrf("thresholds."+p.name+"_warning", "warning (%s) must be below %s_critical (%s)", p.show(p.warn), p.name, p.show(p.crt))
+			return pairErr(p.name, "warning (%s) must be below %s_critical (%s)", p.show(p.warn), p.name, p.show(p.crt))
 		}
 	}
 	// Lower is worse for these: the warning comes at the larger value.
@@ -621,7 +683,7 @@ func (c Config) Validate() error {
 		{"disk_free", t.DiskFreeWarning, t.DiskFreeCritical, showNumber},
 	} {
 		if p.warn <= p.crt {
-			return fieldErrf("thresholds."+p.name+"_warning", "warning (%s) must be above %s_critical (%s): lower is worse here", p.show(p.warn), p.name, p.show(p.crt))
+			return pairErr(p.name, "warning (%s) must be above %s_critical (%s): lower is worse here", p.show(p.warn), p.name, p.show(p.crt))
 		}
 	}
 	if _, ok := peerRTTBucketLabel(t.PeerRTTBucket); !ok {
@@ -695,7 +757,7 @@ type Duration model.Duration
 // UnmarshalYAML reports the line of a bad duration.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a duration like 50ms, 5m or 14d", n.Line)
+		return badValue(n, "want a duration like 50ms, 5m or 14d, got %s", yamlerr.Kind(n))
 	}
 	if n.Value == "0" {
 		*d = 0
@@ -710,42 +772,38 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 		*d = Duration(v)
 		return nil
 	}
-	return fmt.Errorf("line %d: %q is not a duration (use e.g. 50ms, 5m, 14d)", n.Line, n.Value)
+	return badValue(n, "%q is not a duration (use e.g. 50ms, 5m, 14d)", n.Value)
 }
 
 func (d Duration) String() string   { return model.Duration(d).String() }
 func (d Duration) Seconds() float64 { return time.Duration(d).Seconds() }
 
-// Bytes is a size in YAML: a plain number of bytes or one with a unit
-// (500MiB, 6GiB; KB/MB/GB are powers of 1000).
+// Bytes is a size in YAML, read by internal/bytesize as every size of
+// etcd-monitor is: a plain number of bytes or one with a unit (500MiB, 6GiB;
+// KB/MB/GB are powers of 1000).
 type Bytes int64
-
-var bytesRe = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B|B)?\s*$`)
-
-var byteUnits = map[string]float64{
-	"": 1, "B": 1,
-	"KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
-	"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
-}
 
 // UnmarshalYAML reports the line of a bad size.
 func (b *Bytes) UnmarshalYAML(n *yaml.Node) error {
-	m := bytesRe.FindStringSubmatch(n.Value)
-	if n.Kind != yaml.ScalarNode || m == nil {
-		return fmt.Errorf("line %d: %q is not a size (use e.g. 500MiB, 6GiB or a number of bytes)", n.Line, n.Value)
+	if n.Kind != yaml.ScalarNode {
+		return badValue(n, "want a size like 500MiB or 6GiB, got %s", yamlerr.Kind(n))
 	}
-	f, _ := strconv.ParseFloat(m[1], 64)
-	*b = Bytes(f * byteUnits[m[2]])
+	v, err := bytesize.Parse(n.Value)
+	if err != nil {
+		return badValue(n, "%v", err)
+	}
+	*b = Bytes(v)
 	return nil
 }
 
+// String is the size exactly, as a config file would write it (6GiB,
+// 200000000B): the annotations and errors quote the config.
 func (b Bytes) String() string {
-	for _, u := range []string{"TiB", "GiB", "MiB", "KiB"} {
-		if b != 0 && float64(b) >= byteUnits[u] && math.Mod(float64(b), byteUnits[u]) == 0 {
-			return fmt.Sprintf("%d%s", int64(float64(b)/byteUnits[u]), u)
-		}
+	s := bytesize.Exact(int64(b))
+	if last := s[len(s)-1]; last >= '0' && last <= '9' {
+		return s + "B"
 	}
-	return fmt.Sprintf("%dB", int64(b))
+	return s
 }
 
 // Selector is a comma-separated list of PromQL label matchers.

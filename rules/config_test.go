@@ -69,7 +69,22 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"keep_firing_for of an unknown severity", "keep_firing_for:\n  page: 5m\n",
 			[]string{":2: keep_firing_for.page: unknown field", "critical, info, warning"}},
 		{"unknown disabled alert", "disabled_alerts: [EtcdNope]\n", []string{":1: disabled_alerts[0]: no alert is named \"EtcdNope\""}},
-		{"not yaml", "thresholds: [\n", []string{"rules config"}},
+		{"not yaml", "thresholds: [\n", []string{":2: syntax error: did not find expected node content"}},
+		{"second document", "for:\n  no_leader: 2m\n---\nfor:\n  no_leader: 0s\n", []string{":3: syntax error: a second YAML document"}},
+		{"not a mapping", "- thresholds\n", []string{":1: top level: want a mapping, got a list"}},
+		{"number expected", "thresholds:\n  raft_index_lag: a-thousand-entries\n",
+			[]string{":2: thresholds.raft_index_lag: want a number, got \"a-thousand-entries\""}},
+		{"list where a number goes", "thresholds:\n  raft_index_lag: [1000]\n", []string{":2: thresholds.raft_index_lag: want a number, got a list"}},
+		{"bad item of a list", "disabled_alerts: [EtcdClockOffset, [EtcdDiskSpaceLow]]\n", []string{":1: disabled_alerts[1]: want a string, got a list"}},
+		{"boolean", "node_exporter:\n  enabled: maybe\n", []string{":2: node_exporter.enabled: want true or false, got \"maybe\""}},
+		{"duration that is a mapping", "for:\n  no_leader: {minutes: 1}\n", []string{":2: for.no_leader: want a duration like 50ms, 5m or 14d, got a mapping"}},
+		{"bad duration in a flow mapping", "for: {no_leader: 1m, split_brain: soon}\n", []string{":1: for.split_brain:", `"soon" is not a duration`}},
+		{"fraction of a byte", "thresholds:\n  fragmentation_free_bytes: 2.5B\n", []string{":2: thresholds.fragmentation_free_bytes:", "a fraction of a byte"}},
+		{"duplicate key", "windows:\n  rate: 1m\n  rate: 2m\n", []string{":3: windows.rate: mapping key \"rate\" already defined at line 2"}},
+		{"critical below the default warning", "thresholds:\n  leader_changes_critical: 1\n",
+			[]string{":2: thresholds.leader_changes_warning: warning (2) must be below leader_changes_critical (1)"}},
+		{"unknown field in a flow mapping", "thresholds: {raft_index_lag: 10, raft_aply_lag_warning: 20}\n",
+			[]string{":1: thresholds.raft_aply_lag_warning: unknown field, did you mean raft_apply_lag_warning?"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeConfig(t, tc.yaml)
@@ -90,6 +105,26 @@ func TestLoadConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestLoadConfigRefusesHugeFiles(t *testing.T) {
+	path := writeConfig(t, "# "+strings.Repeat("x", maxConfigSize)+"\n")
+	_, err := LoadConfig(path)
+	if err == nil || !strings.Contains(err.Error(), "larger than 1 MiB, not a rules config file") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestEmptyConfigIsTheDefault(t *testing.T) {
+	for _, s := range []string{"", "# nothing\n", "---\n"} {
+		cfg, err := ParseConfig([]byte(s))
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		if cfg.Thresholds != DefaultConfig().Thresholds || cfg.For != DefaultConfig().For {
+			t.Errorf("%q: not the default config", s)
+		}
 	}
 }
 
@@ -115,8 +150,10 @@ func TestBytesAndDurations(t *testing.T) {
 	if cfg.Thresholds.ClockOffset.Seconds() != 0.5 {
 		t.Errorf("clock_offset = %v", cfg.Thresholds.ClockOffset)
 	}
-	if got := Bytes(6 << 30).String(); got != "6GiB" {
-		t.Errorf("6GiB prints as %s", got)
+	for b, want := range map[Bytes]string{6 << 30: "6GiB", 500 << 20: "500MiB", 200e6: "200000000B", 0: "0B"} {
+		if got := b.String(); got != want {
+			t.Errorf("%d prints as %s, want %s", b, got, want)
+		}
 	}
 }
 

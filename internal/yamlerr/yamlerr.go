@@ -6,9 +6,8 @@
 // is off by one in others; this package finds the line, names the field by
 // its path ("clusters[0].colour") and suggests the field that was meant.
 //
-// The cluster config (internal/clusterconfig) uses it; the rules generator's
-// config (rules/config.go) has its own copy of the line matching to move
-// onto it.
+// The cluster config (internal/clusterconfig) and the rules generator's
+// config (rules/config.go) use it.
 package yamlerr
 
 import (
