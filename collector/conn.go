@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
@@ -172,6 +173,16 @@ func (c *memberConn) conn() (*grpc.ClientConn, error) {
 	}
 	c.cc = cc
 	return cc, nil
+}
+
+// resetBackoff makes a connection in transient failure try again now.
+func (c *memberConn) resetBackoff() {
+	c.mu.Lock()
+	cc := c.cc
+	c.mu.Unlock()
+	if cc != nil && cc.GetState() == connectivity.TransientFailure {
+		cc.ResetConnectBackoff()
+	}
 }
 
 // tokenCreds attaches the connection's current token to every call.

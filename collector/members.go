@@ -384,6 +384,12 @@ func (ms *memberSet) checkMember(ctx context.Context, t target, conn *memberConn
 			}
 		}
 	}
+	if stErr != nil {
+		// The next round retries at once rather than after gRPC's
+		// reconnect backoff: a member that restarted is seen as soon as
+		// it serves, at one connection attempt per round.
+		conn.resetBackoff()
+	}
 	m.Healthy = m.Up && servedRead(readErr)
 	m.readTimedOut = status.Code(errors.Unwrap(readErr)) == codes.DeadlineExceeded || errors.Is(readErr, context.DeadlineExceeded)
 	switch {
