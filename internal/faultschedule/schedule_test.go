@@ -234,7 +234,7 @@ func TestFaultSchedule(t *testing.T) {
 	if os.Getenv(envSoak) != "" {
 		t.Skip("FAULT_SOAK set: TestFaultSoak runs instead")
 	}
-	steps := 8
+	steps := 10
 	if v, err := strconv.Atoi(os.Getenv(envSteps)); err == nil && v > 0 {
 		steps = v
 	}
