@@ -175,12 +175,25 @@ func (c *memberConn) conn() (*grpc.ClientConn, error) {
 	return cc, nil
 }
 
-// resetBackoff makes a connection in transient failure try again now.
-func (c *memberConn) resetBackoff() {
+// recover prepares the connection for the next round after a failed
+// Status: one in transient failure tries again now rather than after gRPC's
+// backoff; one that fails calls at the HTTP/2 level while it counts as
+// ready (a stream reset with a protocol error: bytes lost mid-stream by a
+// middlebox) is replaced, since gRPC would keep using it until keepalive
+// gives up on it.
+func (c *memberConn) recover(err error) {
 	c.mu.Lock()
 	cc := c.cc
+	broken := cc != nil && cc.GetState() == connectivity.Ready && status.Code(errors.Unwrap(err)) == codes.Internal &&
+		strings.Contains(err.Error(), "RST_STREAM")
+	if broken {
+		c.cc = nil // the next call dials afresh
+	}
 	c.mu.Unlock()
-	if cc != nil && cc.GetState() == connectivity.TransientFailure {
+	switch {
+	case broken:
+		_ = cc.Close()
+	case cc != nil && cc.GetState() == connectivity.TransientFailure:
 		cc.ResetConnectBackoff()
 	}
 }

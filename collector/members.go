@@ -108,6 +108,16 @@ func (ms *memberSet) check(ctx context.Context) roundResult {
 	res.knownList = ms.members != nil
 	targets := ms.targetsLocked()
 	ms.reconcileLocked(targets)
+	ms.mu.Unlock()
+	res.states, res.clusterID = ms.checkAll(ctx, targets)
+	return res
+}
+
+// checkAll checks the targets at once. The checks share nothing: what they
+// learn about the cluster (its ID, for a first round without a member
+// list) is taken from their results afterwards, by this goroutine alone.
+func (ms *memberSet) checkAll(ctx context.Context, targets []target) ([]MemberState, uint64) {
+	ms.mu.Lock()
 	conns := make([]*memberConn, len(targets))
 	for i, t := range targets {
 		conns[i] = ms.acquireLocked(t.endpoint)
@@ -133,8 +143,6 @@ func (ms *memberSet) check(ctx context.Context) roundResult {
 
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
-	// Without any member list yet, the cluster ID comes from a Status
-	// header; set here, after the checks, by this goroutine alone.
 	if ms.clusterID == 0 {
 		for _, st := range sts {
 			if st != nil && st.Header != nil && st.Header.ClusterId != 0 {
@@ -149,8 +157,7 @@ func (ms *memberSet) check(ctx context.Context) roundResult {
 		}
 	}
 	assignAlarms(states)
-	res.states, res.clusterID = states, ms.clusterID
-	return res
+	return states, ms.clusterID
 }
 
 // target is a member to check: from the member list, or a configured
@@ -385,10 +392,9 @@ func (ms *memberSet) checkMember(ctx context.Context, t target, conn *memberConn
 		}
 	}
 	if stErr != nil {
-		// The next round retries at once rather than after gRPC's
-		// reconnect backoff: a member that restarted is seen as soon as
-		// it serves, at one connection attempt per round.
-		conn.resetBackoff()
+		// A member that restarted is seen as soon as it serves, at one
+		// connection attempt per round.
+		conn.recover(stErr)
 	}
 	m.Healthy = m.Up && servedRead(readErr)
 	m.readTimedOut = status.Code(errors.Unwrap(readErr)) == codes.DeadlineExceeded || errors.Is(readErr, context.DeadlineExceeded)
