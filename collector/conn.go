@@ -57,6 +57,9 @@ type memberConn struct {
 	retired bool
 	closed  bool
 	tok     tokenState
+	// timeouts counts Status calls in a row that timed out on a ready
+	// connection (see recover).
+	timeouts int
 
 	quotaMu sync.Mutex
 	quota   int64
@@ -175,19 +178,32 @@ func (c *memberConn) conn() (*grpc.ClientConn, error) {
 	return cc, nil
 }
 
+// brokenAfter is how many Status calls in a row may time out on a
+// connection gRPC counts as ready before it is replaced.
+const brokenAfter = 3
+
 // recover prepares the connection for the next round after a failed
-// Status: one in transient failure tries again now rather than after gRPC's
-// backoff; one that fails calls at the HTTP/2 level while it counts as
-// ready (a stream reset with a protocol error: bytes lost mid-stream by a
-// middlebox) is replaced, since gRPC would keep using it until keepalive
-// gives up on it.
+// Status. One in transient failure tries again now rather than after gRPC's
+// backoff. One that gRPC counts as ready but that fails Status, a cheap
+// local call, at the protocol level (a stream reset, a request the member
+// could not decode: bytes lost mid-stream by a middlebox break HTTP/2's
+// framing and header compression for good), or that timed out on it
+// brokenAfter times in a row, is replaced: gRPC would keep using it until
+// keepalive gives up, and the member would look down all along.
 func (c *memberConn) recover(err error) {
+	code := status.Code(errors.Unwrap(err))
 	c.mu.Lock()
 	cc := c.cc
-	broken := cc != nil && cc.GetState() == connectivity.Ready && status.Code(errors.Unwrap(err)) == codes.Internal &&
-		strings.Contains(err.Error(), "RST_STREAM")
+	ready := cc != nil && cc.GetState() == connectivity.Ready
+	if ready && code == codes.DeadlineExceeded {
+		c.timeouts++
+	} else {
+		c.timeouts = 0
+	}
+	broken := ready && (code == codes.Internal || code == codes.ResourceExhausted || code == codes.Unknown || c.timeouts >= brokenAfter)
 	if broken {
 		c.cc = nil // the next call dials afresh
+		c.timeouts = 0
 	}
 	c.mu.Unlock()
 	switch {

@@ -391,11 +391,9 @@ func (ms *memberSet) checkMember(ctx context.Context, t target, conn *memberConn
 			}
 		}
 	}
-	if stErr != nil {
-		// A member that restarted is seen as soon as it serves, at one
-		// connection attempt per round.
-		conn.recover(stErr)
-	}
+	// A member that restarted is seen as soon as it serves, at one
+	// connection attempt per round; a broken connection is replaced.
+	conn.recover(stErr)
 	m.Healthy = m.Up && servedRead(readErr)
 	m.readTimedOut = status.Code(errors.Unwrap(readErr)) == codes.DeadlineExceeded || errors.Is(readErr, context.DeadlineExceeded)
 	switch {
