@@ -304,13 +304,13 @@ func (e *leaseError) Unwrap() error { return e.err }
 type leaseKeeper struct {
 	ttl     time.Duration
 	timeout time.Duration
-	pick    func() *memberConn // an answering member's connection, acquired; nil if none
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
+	pick    func() *memberConn // an answering member's connection, acquired; nil if none
 	id      int64
 	granted time.Time
 	pending chan struct{} // closed when the grant in flight ends
@@ -359,7 +359,10 @@ func (k *leaseKeeper) grant(done chan struct{}) {
 	defer k.wg.Done()
 	var id int64
 	err := errors.New("no member answered the last check")
-	if conn := k.pick(); conn != nil {
+	k.mu.Lock()
+	pick := k.pick
+	k.mu.Unlock()
+	if conn := pick(); conn != nil {
 		ctx, cancel := context.WithTimeout(k.ctx, k.timeout)
 		id, err = conn.leaseGrant(ctx, k.ttl)
 		cancel()
