@@ -169,7 +169,7 @@ func TestResumedLeaderIsNotPartitioned(t *testing.T) {
 	c := startCluster(t, b, localetcd.Options{Members: 3})
 	ch := startChecker(t, c, "main")
 	var falses []string
-	for i := 0; i < 6; i++ {
+	for i := 0; i < 4; i++ {
 		s := waitFor(t, ch, 20*time.Second, "a healthy cluster", func(s *Snapshot) bool { return s.HealthyVoting == 3 && s.HasLeader })
 		leader := leaderMember(t, c, s)
 		if err := leader.Pause(); err != nil {
