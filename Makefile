@@ -9,7 +9,7 @@ HELM_VERSION         := v3.22.0
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build run test fuzz lint tools bench stack clean chart
+.PHONY: all build run test test-race test-plain soak fuzz lint tools bench stack clean chart
 
 all: build
 
@@ -28,9 +28,25 @@ endif
 
 # Every test: static checks, all packages with the real tools on PATH, then
 # a short run of each fuzz target (their seed corpora run in the unit tests).
+# The packages with concurrency of their own run under the race detector,
+# the others without it; both groups at once.
+RACE_PKGS := ./collector ./internal/server ./internal/api ./benchmark
 test: tools lint
-	$(GO) test -count=1 -timeout 25m $(PKGS)
+	$(MAKE) -j2 --no-print-directory test-race test-plain
 	$(MAKE) fuzz
+
+test-race:
+	$(GO) test -count=1 -race -timeout 25m $(RACE_PKGS)
+
+test-plain:
+	$(GO) test -count=1 -timeout 25m $$($(GO) list $(PKGS) | grep -v -x $(patsubst ./%,-e $$($(GO) list -m)/%,$(RACE_PKGS)))
+
+# The long fault schedule (internal/faultschedule): faults for SOAK on etcd
+# processes, failing when the monitor's goroutines, RSS or open files grow.
+SOAK     ?= 60m
+ETCD_BIN ?= /usr/bin/etcd
+soak:
+	ETCD_BIN=$(ETCD_BIN) FAULT_SOAK=$(SOAK) $(GO) test -count=1 -v -timeout 0 -run TestFaultSoak ./internal/faultschedule
 
 FUZZ_TIME ?= 10s
 fuzz:
@@ -38,6 +54,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz=FuzzAPI -fuzztime=$(FUZZ_TIME) ./internal/api
 	$(GO) test -run '^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZ_TIME) ./internal/alerthistory
 	$(GO) test -run '^$$' -fuzz=FuzzDecodeBenchmark -fuzztime=$(FUZZ_TIME) ./internal/api
+	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=$(FUZZ_TIME) ./internal/bytesize
+	$(GO) test -run '^$$' -fuzz=FuzzFleetQuery -fuzztime=$(FUZZ_TIME) ./internal/statuspage
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,12 +164,22 @@ func TestMemberKilledMidRun(t *testing.T) {
 	cfg := small(WorkloadMixed, "/test/kill/")
 	cfg.Total, cfg.Duration = 0, 3*time.Second
 	cfg.Clients, cfg.Conns = 16, 4
-	time.AfterFunc(time.Second, func() {
-		leader.BlackholePeer()
-		leader.BlackholeClient()
-		_ = leader.Stop()
+	// The crash comes early in the timed run, whenever that starts
+	// (populating the key space takes seconds under the race detector):
+	// the first progress line of the run says when.
+	var once sync.Once
+	running := progressFunc(func(p []byte) {
+		if bytes.Contains(p, []byte("running")) {
+			once.Do(func() {
+				go func() {
+					leader.BlackholePeer()
+					leader.BlackholeClient()
+					_ = leader.Stop()
+				}()
+			})
+		}
 	})
-	rep, err := Run(ctx, conn, cfg, nil)
+	rep, err := Run(ctx, conn, cfg, running)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,3 +338,8 @@ func TestOldestSupportedEtcd(t *testing.T) {
 		t.Fatalf("alarms %v, %v", alarms, err)
 	}
 }
+
+// progressFunc is a progress writer that hands each line to a function.
+type progressFunc func(p []byte)
+
+func (f progressFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }

@@ -32,6 +32,9 @@ type history struct {
 
 	maxTerm  uint64
 	revision int64
+
+	electionGrace time.Duration
+	noQuorumSince time.Time // start of the current spell without quorum
 }
 
 // events are what analyze noticed, for the checker to log.
@@ -41,8 +44,8 @@ type events struct {
 	removed      []string // labels of removed members
 }
 
-func newHistory() *history {
-	return &history{suspect: map[uint64]int{}, prevIndex: map[uint64]uint64{}}
+func newHistory(electionGrace time.Duration) *history {
+	return &history{suspect: map[uint64]int{}, prevIndex: map[uint64]uint64{}, electionGrace: electionGrace}
 }
 
 // analyze fills the derived fields of s (quorum, leader, split brain,
@@ -70,11 +73,8 @@ func (h *history) analyze(s *Snapshot, haveList bool) events {
 	s.QuorumSize = s.VotingMembers/2 + 1
 	s.FailureTolerance = max(0, s.HealthyVoting-s.QuorumSize)
 
-	// Linearizable reads need a ReadIndex confirmed by a quorum: one
-	// healthy voting member proves the cluster has quorum this round.
-	s.HasQuorum = s.HealthyVoting > 0
-
 	h.leader(s, &ev)
+	h.quorum(s)
 	h.partitions(s)
 
 	for _, m := range s.Members {
@@ -88,6 +88,36 @@ func (h *history) analyze(s *Snapshot, haveList bool) events {
 	s.MembershipChanges = h.membershipChanges
 	s.LeaderHistory = append([]LeaderChange(nil), h.log...)
 	return ev
+}
+
+// quorum decides between a working quorum, an election and a loss.
+// Linearizable reads need a ReadIndex confirmed by a quorum, but one round's
+// calls are not atomic: a read served just before the leader went away is
+// no proof for the round. So quorum is claimed only when at least a quorum
+// of voting members served reads. Without that, while a quorum of voting
+// members still answers, the cluster is electing, for up to the election
+// grace; past it, or when too few members answer at all, quorum is lost.
+func (h *history) quorum(s *Snapshot) {
+	answering := 0
+	for _, m := range s.Members {
+		if m.Up && !m.Learner {
+			answering++
+		}
+	}
+	s.HasQuorum = s.HealthyVoting >= s.QuorumSize && s.HealthyVoting > 0
+	switch {
+	case s.HasQuorum:
+		s.Quorum = QuorumOK
+		h.noQuorumSince = time.Time{}
+		return
+	case h.noQuorumSince.IsZero():
+		h.noQuorumSince = s.Time
+	}
+	if answering >= s.QuorumSize && answering > 0 && s.Time.Sub(h.noQuorumSince) < h.electionGrace {
+		s.Quorum = QuorumElecting
+	} else {
+		s.Quorum = QuorumLost
+	}
 }
 
 func (h *history) membership(s *Snapshot) (added []MemberState, removed []string) {
@@ -117,6 +147,15 @@ func (h *history) membership(s *Snapshot) (added []MemberState, removed []string
 // an election timeout), or when more than half of the reachable members
 // follow it.
 func (h *history) leader(s *Snapshot, ev *events) {
+	// A member that names itself leader at a lower term than others name
+	// a leader has not heard of the newer election yet (a paused old leader
+	// just continued): a stale claim, not a second leader.
+	var current uint64
+	for _, m := range s.Members {
+		if m.Up && m.Leader != 0 {
+			current = max(current, m.RaftTerm)
+		}
+	}
 	votes := map[uint64]int{}
 	reachable := 0
 	var self uint64
@@ -126,7 +165,7 @@ func (h *history) leader(s *Snapshot, ev *events) {
 			continue
 		}
 		reachable++
-		if m.Leader != 0 {
+		if m.Leader != 0 && !(m.Leader == m.ID && m.RaftTerm < current) {
 			votes[m.Leader]++
 		}
 		if m.Leader == m.ID && m.ID != 0 && m.RaftTerm >= selfTerm {
@@ -251,7 +290,11 @@ func (h *history) partitions(s *Snapshot) {
 		// leader, so its linearizable reads fail while other members serve
 		// them. That is the partition clients feel.
 		cutOff := !m.Healthy && !m.Learner && s.HealthyVoting > 0 && m.readTimedOut
-		if m.Leader == 0 || m.RaftTerm != majorityTerm || stuck || cutOff {
+		// A voting member that served a linearizable read this round got a
+		// ReadIndex from the leader and applied up to it: it is current,
+		// whatever its Status (taken at another instant) said.
+		current := m.Healthy && !m.Learner
+		if !current && (m.Leader == 0 || m.RaftTerm != majorityTerm || stuck || cutOff) {
 			h.suspect[m.ID]++
 		} else {
 			h.suspect[m.ID] = 0

@@ -35,7 +35,7 @@ func realStates(t *testing.T) []MemberState {
 			t.Fatal(err)
 		}
 		ms := MemberState{ID: m.ID(), Name: m.Name, Endpoint: m.ClientURL, Up: true, Healthy: true}
-		ch.fillStatus(&ms, st)
+		ch.members.fillStatus(&ms, st)
 		states = append(states, ms)
 	}
 	if states[0].Leader == 0 || states[0].Leader != states[1].Leader || states[1].Leader != states[2].Leader {
@@ -71,7 +71,7 @@ func TestAnalysisOnRealStatus(t *testing.T) {
 	tick := func(i int) time.Time { return now.Add(time.Duration(i) * time.Second) }
 
 	t.Run("healthy", func(t *testing.T) {
-		h := newHistory()
+		h := newHistory(DefaultElectionGrace)
 		s := round(h, base, tick(0), nil)
 		if !s.HasLeader || s.LeaderID != leaderID || !s.HasQuorum || s.SplitBrain || s.FailureTolerance != 1 || s.QuorumSize != 2 {
 			t.Fatalf("healthy cluster: %s", describe(s))
@@ -79,7 +79,7 @@ func TestAnalysisOnRealStatus(t *testing.T) {
 	})
 
 	t.Run("split brain needs two consecutive rounds", func(t *testing.T) {
-		h := newHistory()
+		h := newHistory(DefaultElectionGrace)
 		round(h, base, tick(0), nil)
 		// A follower claims leadership in a higher term: two leaders named.
 		rogue := func(ms []MemberState) {
@@ -105,9 +105,10 @@ func TestAnalysisOnRealStatus(t *testing.T) {
 	})
 
 	t.Run("a member without leader is partitioned after two rounds", func(t *testing.T) {
-		h := newHistory()
+		h := newHistory(DefaultElectionGrace)
 		round(h, base, tick(0), nil)
-		lost := func(ms []MemberState) { ms[follower(ms)].Leader = 0 }
+		// Cut off, it cannot serve a linearizable read either.
+		lost := func(ms []MemberState) { ms[follower(ms)].Leader = 0; ms[follower(ms)].Healthy = false }
 		s := round(h, base, tick(1), lost)
 		if s.Partitioned() {
 			t.Fatalf("partitioned after one round: %s", describe(s))
@@ -119,8 +120,8 @@ func TestAnalysisOnRealStatus(t *testing.T) {
 	})
 
 	t.Run("a member in another term is partitioned", func(t *testing.T) {
-		h := newHistory()
-		other := func(ms []MemberState) { ms[follower(ms)].RaftTerm += 5 }
+		h := newHistory(DefaultElectionGrace)
+		other := func(ms []MemberState) { ms[follower(ms)].RaftTerm += 5; ms[follower(ms)].Healthy = false }
 		round(h, base, tick(0), other)
 		s := round(h, base, tick(1), other)
 		if !s.Members[follower(base)].Partitioned {
@@ -129,7 +130,7 @@ func TestAnalysisOnRealStatus(t *testing.T) {
 	})
 
 	t.Run("a raft index standing still while the leader's moves", func(t *testing.T) {
-		h := newHistory()
+		h := newHistory(DefaultElectionGrace)
 		f := follower(base)
 		var li int
 		for i := range base {
@@ -151,6 +152,7 @@ func TestAnalysisOnRealStatus(t *testing.T) {
 						ms[j].RaftIndex += uint64(10 * i)
 					}
 				}
+				ms[f].Healthy = i == 0 // stuck, its reads wait for entries that never come
 			})
 			if got, want := s.Members[f].RaftIndexLag, uint64(10*i); got != want {
 				t.Errorf("round %d: lag %d, want %d", i, got, want)
@@ -164,8 +166,53 @@ func TestAnalysisOnRealStatus(t *testing.T) {
 		}
 	})
 
+	t.Run("a member serving linearizable reads is current, whatever its Status said", func(t *testing.T) {
+		h := newHistory(DefaultElectionGrace)
+		// A paused old leader, just continued: its Status still names
+		// itself at the old term while it already serves reads.
+		stale := func(ms []MemberState) {
+			f := follower(ms)
+			ms[f].Leader, ms[f].RaftTerm = ms[f].ID, ms[f].RaftTerm-1
+		}
+		for i := 0; i < 3; i++ {
+			if s := round(h, base, tick(i), stale); s.Partitioned() || s.SplitBrain || s.LeaderID != leaderID {
+				t.Fatalf("round %d: stale self-claim of a serving member flagged: %s", i, describe(s))
+			}
+		}
+	})
+
+	t.Run("an election is not a quorum loss until the grace has passed", func(t *testing.T) {
+		h := newHistory(3 * time.Second)
+		electing := func(ms []MemberState) {
+			for i := range ms {
+				ms[i].Leader, ms[i].Healthy = 0, false
+			}
+		}
+		for i, want := range []QuorumState{QuorumOK, QuorumElecting, QuorumElecting, QuorumElecting, QuorumLost} {
+			alter := electing
+			if i == 0 {
+				alter = nil
+			}
+			// Ticks are a second apart: the spell starts at tick(1), the
+			// grace of 3 s ends at tick(4).
+			s := round(h, base, tick(i), alter)
+			if s.Quorum != want || s.HasQuorum != (want == QuorumOK) {
+				t.Fatalf("round %d: quorum %q (has_quorum %v), want %q: %s", i, s.Quorum, s.HasQuorum, want, describe(s))
+			}
+		}
+		// Too few members answering is a loss at once.
+		h = newHistory(time.Hour)
+		s := round(h, base, tick(0), func(ms []MemberState) {
+			electing(ms)
+			ms[0].Up, ms[1].Up = false, false
+		})
+		if s.Quorum != QuorumLost {
+			t.Fatalf("one of three answering: quorum %q, want lost", s.Quorum)
+		}
+	})
+
 	t.Run("no partition without a leader: that is quorum loss", func(t *testing.T) {
-		h := newHistory()
+		h := newHistory(DefaultElectionGrace)
 		noLeader := func(ms []MemberState) {
 			for i := range ms {
 				ms[i].Leader = 0
@@ -180,7 +227,7 @@ func TestAnalysisOnRealStatus(t *testing.T) {
 	})
 
 	t.Run("leader changes count through a leaderless round", func(t *testing.T) {
-		h := newHistory()
+		h := newHistory(DefaultElectionGrace)
 		round(h, base, tick(0), nil)
 		f := follower(base)
 		newLeader := base[f].ID
@@ -220,7 +267,7 @@ func TestAnalysisOnRealStatus(t *testing.T) {
 	})
 
 	t.Run("history keeps the last 100 changes", func(t *testing.T) {
-		h := newHistory()
+		h := newHistory(DefaultElectionGrace)
 		round(h, base, tick(0), nil)
 		for i := 1; i <= 150; i++ {
 			term := uint64(i)

@@ -4,24 +4,15 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 )
@@ -41,7 +32,15 @@ type ClusterConfig struct {
 	// HashKVInterval is how often members' KV hashes are compared; 0 turns
 	// the check off (hashing a large keyspace costs the members CPU).
 	HashKVInterval time.Duration
+	// ElectionGrace is how long a quorum of answering members without a
+	// serving leader counts as an election under way before it is called
+	// quorum lost (default DefaultElectionGrace).
+	ElectionGrace time.Duration
 }
+
+// DefaultElectionGrace is a few of etcd's default election timeouts (1 s):
+// an election normally ends well within it.
+const DefaultElectionGrace = 5 * time.Second
 
 // Probe defaults.
 const (
@@ -63,50 +62,44 @@ type ProbeConfig struct {
 }
 
 // Checker polls one cluster in the background and publishes an immutable
-// Snapshot after every round.
+// Snapshot after every round. It is made of parts that each own their state
+// and lock: the round loop here (history, last-seen times, the cluster
+// version), the member set (connections, member list, per-member checks),
+// the prober set (probers, their lease, the latency window), the event log,
+// and the certificate and KV-hash loops' results.
 type Checker struct {
 	cfg    ClusterConfig
 	logger *slog.Logger
 	http   *http.Client
 
-	snap atomic.Pointer[Snapshot]
+	snap    atomic.Pointer[Snapshot]
+	members *memberSet
+	probers *proberSet // nil without probes
+	events  *eventLog
+	recent  *latencyWindow
+	revs    revisions
+	extras  extras
 
-	// Owned by the loop goroutine (or by CheckOnce callers, one at a time).
-	mu           sync.Mutex
-	hist         *history
-	conns        map[string]*memberConn
-	members      []*pb.Member // last good member list
-	listFrom     string       // endpoint that answered the last member list
-	lastSeen     map[uint64]time.Time
-	wasUp        map[string]bool
-	clusterID    uint64
-	version      string
-	seedWarned   map[string]bool
-	wasSplit     bool
-	wasPartition map[uint64]bool
-
-	// Probes.
 	probeMetrics *ProbeMetrics
-	probers      map[string]*prober // by member ID, endpoint and role
-	leaseMu      sync.Mutex
-	leaseID      int64
-	leaseGranted time.Time
-	probeLogMu   sync.Mutex
-	probeLogged  map[string]string
-	recent       *latencyWindow
 
-	// Revisions over the last minutes, for the write rate.
-	revMu   sync.Mutex
-	revSeen []revSample
+	// roundMu makes rounds run one at a time (the loop, or CheckOnce
+	// callers) and guards what only rounds touch.
+	roundMu  sync.Mutex
+	hist     *history
+	lastSeen map[uint64]time.Time
+	version  string
 
-	// Certificates and KV hashes, refreshed by their own loops.
-	extraMu sync.Mutex
-	certs   []CertExpiry
-	hashkv  *HashKVResult
+	cancel    context.CancelFunc
+	done      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	wg     sync.WaitGroup
+// extras are the results of the certificate and KV-hash loops.
+type extras struct {
+	mu     sync.Mutex
+	certs  []CertExpiry
+	hashkv *HashKVResult
 }
 
 // Option configures a Checker.
@@ -123,6 +116,9 @@ func NewChecker(cfg ClusterConfig, logger *slog.Logger, opts ...Option) *Checker
 	if cfg.QuotaBackendBytes == 0 {
 		cfg.QuotaBackendBytes = DefaultQuotaBackendBytes
 	}
+	if cfg.ElectionGrace <= 0 {
+		cfg.ElectionGrace = DefaultElectionGrace
+	}
 	if cfg.Probe.KeyPrefix == "" {
 		cfg.Probe.KeyPrefix = DefaultProbeKeyPrefix
 	}
@@ -135,24 +131,47 @@ func NewChecker(cfg ClusterConfig, logger *slog.Logger, opts ...Option) *Checker
 		IdleConnTimeout:     2 * cfg.HealthCheckInterval,
 		DialContext:         (&net.Dialer{Timeout: cfg.Conn.DialTimeout}).DialContext,
 	}
+	logger = logger.With("etcd_cluster", cfg.Name)
+	hc := &http.Client{Transport: tr, Timeout: cfg.Conn.RequestTimeout}
 	c := &Checker{
-		cfg:          cfg,
-		logger:       logger.With("etcd_cluster", cfg.Name),
-		http:         &http.Client{Transport: tr, Timeout: cfg.Conn.RequestTimeout},
-		hist:         newHistory(),
-		conns:        map[string]*memberConn{},
-		lastSeen:     map[uint64]time.Time{},
-		wasUp:        map[string]bool{},
-		seedWarned:   map[string]bool{},
-		wasPartition: map[uint64]bool{},
-		probers:      map[string]*prober{},
-		probeLogged:  map[string]string{},
-		recent:       newLatencyWindow(5 * time.Minute),
+		cfg:      cfg,
+		logger:   logger,
+		http:     hc,
+		members:  newMemberSet(cfg.Conn, cfg.QuotaBackendBytes, logger, hc),
+		events:   newEventLog(logger),
+		recent:   newLatencyWindow(5 * time.Minute),
+		hist:     newHistory(cfg.ElectionGrace),
+		lastSeen: map[uint64]time.Time{},
 	}
 	for _, o := range opts {
 		o(c)
 	}
+	if c.probeMetrics != nil && cfg.Probe.Interval > 0 {
+		c.probers = newProberSet(cfg.Name, cfg.Probe, cfg.Conn.RequestTimeout, c.probeMetrics, c.recent, logger, c.leaseConn)
+	}
 	return c
+}
+
+// leaseConn picks the member the probe lease is granted through: the
+// leader if it served the last check, else any voting member that did.
+func (c *Checker) leaseConn() *memberConn {
+	s := c.Snapshot()
+	if s == nil {
+		return nil
+	}
+	if l := s.Leader(); l != nil && l.Healthy {
+		if conn := c.members.acquire(l.Endpoint); conn != nil {
+			return conn
+		}
+	}
+	for _, m := range s.Members {
+		if m.Healthy && !m.Learner {
+			if conn := c.members.acquire(m.Endpoint); conn != nil {
+				return conn
+			}
+		}
+	}
+	return nil
 }
 
 // Name is the cluster's configured name (the etcd_cluster label).
@@ -190,59 +209,40 @@ func (c *Checker) Start() {
 	}()
 }
 
-// Close stops polling and closes every connection.
+// Close stops polling and closes every connection, in order: the loops,
+// then the probers (which hold connections), then the connections.
 func (c *Checker) Close() {
-	if c.cancel != nil {
-		c.cancel()
-		<-c.done
-		c.wg.Wait()
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.stopProbers()
-	for ep, conn := range c.conns {
-		_ = conn.close()
-		delete(c.conns, ep)
-	}
-	c.http.CloseIdleConnections()
+	c.closeOnce.Do(func() {
+		if c.cancel != nil {
+			c.cancel()
+			<-c.done
+			c.wg.Wait()
+		}
+		c.roundMu.Lock() // a CheckOnce caller's round ends first
+		defer c.roundMu.Unlock()
+		if c.probers != nil {
+			c.probers.stop()
+		}
+		c.members.close()
+		c.http.CloseIdleConnections()
+	})
 }
 
-// CheckOnce runs one round, publishes and returns its snapshot.
+// CheckOnce runs one round, publishes and returns its snapshot. A round cut
+// short by ctx (shutdown) is neither published nor logged: members did not
+// fail, the monitor stopped asking. It then returns the last snapshot.
 func (c *Checker) CheckOnce(ctx context.Context) *Snapshot {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.roundMu.Lock()
+	defer c.roundMu.Unlock()
 	start := time.Now()
-
-	list, err := c.memberList(ctx)
-	haveList := err == nil
-	if haveList {
-		c.members = list.Members
-		if list.Header != nil {
-			c.clusterID = list.Header.ClusterId
+	res := c.members.check(ctx)
+	if ctx.Err() != nil {
+		if s := c.Snapshot(); s != nil {
+			return s
 		}
-	} else if ctx.Err() == nil {
-		c.logOnce("memberlist", false, "no member answered the member list", "err", err)
+		return &Snapshot{Cluster: c.cfg.Name, Time: time.Now()}
 	}
-	if haveList {
-		c.logOnce("memberlist", true, "member list available again")
-	}
-
-	targets := c.targets()
-	c.reconcileConns(targets)
-
-	states := make([]MemberState, len(targets))
-	var wg sync.WaitGroup
-	for i, t := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			states[i] = c.checkMember(ctx, t)
-		}()
-	}
-	wg.Wait()
-	assignAlarms(states)
-
-	s := &Snapshot{Cluster: c.cfg.Name, Members: states}
+	states := res.states
 	now := time.Now()
 	for i := range states {
 		m := &states[i]
@@ -257,22 +257,27 @@ func (c *Checker) CheckOnce(ctx context.Context) *Snapshot {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
-	s.Time = now
-	ev := c.hist.analyze(s, haveList)
-	s.ClusterID = c.clusterID
+	s := &Snapshot{Cluster: c.cfg.Name, Members: states, Time: now}
+	ev := c.hist.analyze(s, res.haveList)
+	s.ClusterID = res.clusterID
 	s.Version = c.clusterVersion(ctx, s)
-	s.Success = (haveList || c.members != nil) && anyUp(states)
-	c.extraMu.Lock()
-	s.Certs, s.HashKV = c.certs, c.hashkv
-	c.extraMu.Unlock()
+	s.Success = res.knownList && anyUp(states)
+	c.extras.mu.Lock()
+	s.Certs, s.HashKV = c.extras.certs, c.extras.hashkv
+	c.extras.mu.Unlock()
 	if s.Revision > 0 {
-		c.recordRevision(s.Time, s.Revision)
+		c.revs.record(s.Time, s.Revision)
 	}
 	s.Duration = time.Since(start)
-	c.logEvents(s, ev)
+	if ctx.Err() != nil {
+		if s := c.Snapshot(); s != nil {
+			return s
+		}
+	}
+	c.events.round(s, ev, res)
 	c.snap.Store(s)
-	if ctx.Err() == nil {
-		c.reconcileProbers(s)
+	if c.probers != nil {
+		c.probers.reconcile(s, c.members)
 	}
 	return s
 }
@@ -284,305 +289,6 @@ func anyUp(ms []MemberState) bool {
 		}
 	}
 	return false
-}
-
-// target is a member to check: from the member list, or a configured
-// endpoint while no member list has ever been obtained.
-type target struct {
-	member   *pb.Member
-	endpoint string
-}
-
-func (c *Checker) targets() []target {
-	if c.members == nil {
-		ts := make([]target, 0, len(c.cfg.Conn.Endpoints))
-		for _, ep := range c.cfg.Conn.Endpoints {
-			ts = append(ts, target{endpoint: ep})
-		}
-		return ts
-	}
-	ts := make([]target, 0, len(c.members))
-	matched := map[string]bool{}
-	for _, m := range c.members {
-		ep := c.endpointFor(m)
-		matched[ep] = true
-		ts = append(ts, target{member: m, endpoint: ep})
-	}
-	for _, seed := range c.cfg.Conn.Endpoints {
-		if !matched[seed] && !c.seedWarned[seed] {
-			c.seedWarned[seed] = true
-			c.logger.Info("configured endpoint is no member's advertised client URL; members are checked through their advertised URLs, this endpoint only serves the member list", "endpoint", seed)
-		}
-	}
-	return ts
-}
-
-// endpointFor picks the URL a member is checked through: a configured
-// endpoint that is one of its advertised client URLs, else the first
-// advertised one. Unstarted members have none.
-func (c *Checker) endpointFor(m *pb.Member) string {
-	for _, u := range m.ClientURLs {
-		for _, seed := range c.cfg.Conn.Endpoints {
-			if sameHostPort(u, seed) {
-				return seed
-			}
-		}
-	}
-	if len(m.ClientURLs) > 0 {
-		ep, err := etcdconn.NormalizeEndpoint(m.ClientURLs[0], c.cfg.Conn.TLS() != nil)
-		if err == nil {
-			return ep
-		}
-	}
-	return ""
-}
-
-func sameHostPort(a, b string) bool {
-	ua, err1 := url.Parse(a)
-	ub, err2 := url.Parse(b)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	norm := func(h string) string {
-		host, port, err := net.SplitHostPort(h)
-		if err != nil {
-			return h
-		}
-		if host == "localhost" {
-			host = "127.0.0.1"
-		}
-		return net.JoinHostPort(host, port)
-	}
-	return norm(ua.Host) == norm(ub.Host)
-}
-
-func (c *Checker) reconcileConns(targets []target) {
-	want := map[string]bool{}
-	for _, ep := range c.cfg.Conn.Endpoints {
-		want[ep] = true
-	}
-	for _, t := range targets {
-		if t.endpoint != "" {
-			want[t.endpoint] = true
-		}
-	}
-	for ep := range want {
-		if c.conns[ep] == nil {
-			c.conns[ep] = newMemberConn(c.cfg.Conn, ep)
-		}
-	}
-	for ep, conn := range c.conns {
-		if !want[ep] {
-			_ = conn.close()
-			delete(c.conns, ep)
-		}
-	}
-}
-
-// memberList asks the member that answered last time first; if it fails,
-// all other known endpoints at once, taking the first answer.
-func (c *Checker) memberList(ctx context.Context) (*pb.MemberListResponse, error) {
-	eps := c.knownEndpoints()
-	if c.listFrom != "" {
-		if resp, err := c.memberListFrom(ctx, c.listFrom); err == nil {
-			return resp, nil
-		}
-		eps = slices.DeleteFunc(eps, func(e string) bool { return e == c.listFrom })
-	}
-	if len(eps) == 0 {
-		return nil, errors.New("no endpoints")
-	}
-	type result struct {
-		ep   string
-		resp *pb.MemberListResponse
-		err  error
-	}
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	results := make(chan result, len(eps))
-	for _, ep := range eps {
-		go func() {
-			resp, err := c.memberListFrom(lctx, ep)
-			results <- result{ep, resp, err}
-		}()
-	}
-	var errs []error
-	for range eps {
-		r := <-results
-		if r.err == nil {
-			c.listFrom = r.ep
-			return r.resp, nil
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", r.ep, r.err))
-	}
-	return nil, errors.Join(errs...)
-}
-
-func (c *Checker) memberListFrom(ctx context.Context, ep string) (*pb.MemberListResponse, error) {
-	conn := c.conns[ep]
-	if conn == nil {
-		conn = newMemberConn(c.cfg.Conn, ep)
-		c.conns[ep] = conn
-	}
-	rctx, cancel := context.WithTimeout(ctx, c.cfg.Conn.RequestTimeout)
-	defer cancel()
-	return conn.memberList(rctx)
-}
-
-func (c *Checker) knownEndpoints() []string {
-	seen := map[string]bool{}
-	var eps []string
-	add := func(ep string) {
-		if ep != "" && !seen[ep] {
-			seen[ep] = true
-			eps = append(eps, ep)
-		}
-	}
-	for _, ep := range c.cfg.Conn.Endpoints {
-		add(ep)
-	}
-	for _, m := range c.members {
-		if !m.IsLearner {
-			add(c.endpointFor(m))
-		}
-	}
-	// Create connections up front so the concurrent calls only read the map.
-	for _, ep := range eps {
-		if c.conns[ep] == nil {
-			c.conns[ep] = newMemberConn(c.cfg.Conn, ep)
-		}
-	}
-	return eps
-}
-
-// checkMember asks one member for its Status and serves it a read, both at
-// once and each under the request timeout.
-func (c *Checker) checkMember(ctx context.Context, t target) MemberState {
-	ms := MemberState{Endpoint: t.endpoint}
-	if m := t.member; m != nil {
-		ms.ID, ms.Name, ms.Learner = m.ID, m.Name, m.IsLearner
-		ms.PeerURLs, ms.ClientURLs = m.PeerURLs, m.ClientURLs
-		ms.Unstarted = m.Name == "" && len(m.ClientURLs) == 0
-	}
-	if ms.Unstarted {
-		ms.Err = "member has not started (added, never joined)"
-		return ms
-	}
-	if t.endpoint == "" {
-		ms.Err = "member advertises no usable client URL"
-		return ms
-	}
-	conn := c.conns[t.endpoint]
-	rctx, cancel := context.WithTimeout(ctx, c.cfg.Conn.RequestTimeout)
-	defer cancel()
-
-	var st *pb.StatusResponse
-	var stErr, readErr error
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); st, stErr = conn.status(rctx) }()
-	go func() { defer wg.Done(); readErr = conn.read(rctx, ms.Learner) }()
-	wg.Wait()
-
-	if stErr == nil {
-		ms.Up = true
-		if t.member == nil && st.Header != nil {
-			ms.ID = st.Header.MemberId
-		}
-		if t.member != nil && st.Header != nil && st.Header.MemberId != ms.ID {
-			// The URL answers for another member (a VIP or a stale
-			// advertisement): its Status says nothing about this one.
-			ms.Up = false
-			stErr = fmt.Errorf("endpoint answers as member %s", IDHex(st.Header.MemberId))
-		} else {
-			c.fillStatus(&ms, st)
-		}
-	}
-	ms.Healthy = ms.Up && servedRead(readErr)
-	ms.readTimedOut = status.Code(readErr) == codes.DeadlineExceeded || errors.Is(readErr, context.DeadlineExceeded)
-	switch {
-	case stErr != nil:
-		ms.Err = stErr.Error()
-	case readErr != nil && !ms.Healthy:
-		ms.Err = readErr.Error()
-	}
-	return ms
-}
-
-// servedRead: a permission error or an alarm still means the member
-// answered through raft; alarms have their own metric.
-func servedRead(err error) bool {
-	if err == nil {
-		return true
-	}
-	s, ok := status.FromError(err)
-	if !ok {
-		return false
-	}
-	switch s.Code() {
-	case codes.PermissionDenied, codes.Unauthenticated:
-		return true
-	case codes.DataLoss: // "etcdserver: corrupt cluster": the CORRUPT alarm
-		return true
-	}
-	return false
-}
-
-func (c *Checker) fillStatus(ms *MemberState, st *pb.StatusResponse) {
-	ms.Version = st.Version
-	ms.DBSize = st.DbSize
-	ms.DBSizeInUse = st.DbSizeInUse
-	ms.DBQuota = st.DbSizeQuota
-	if ms.DBQuota == 0 {
-		ms.DBQuota = c.cfg.QuotaBackendBytes
-	}
-	ms.RaftTerm = st.RaftTerm
-	ms.RaftIndex = st.RaftIndex
-	ms.RaftAppliedIndex = st.RaftAppliedIndex
-	ms.Leader = st.Leader
-	ms.statusErrors = st.Errors
-	ms.Learner = ms.Learner || st.IsLearner
-	if st.Header != nil {
-		ms.Revision = st.Header.Revision
-		if c.clusterID == 0 {
-			c.clusterID = st.Header.ClusterId
-		}
-	}
-}
-
-// alarmRE matches an alarm as Status reports it, e.g.
-// "memberID:10276657743932975437 alarm:NOSPACE" (spacing varies between
-// protobuf text encoders, hence \s*).
-var alarmRE = regexp.MustCompile(`memberID:\s*(\d+)\s+alarm:\s*([A-Z]+)`)
-
-// assignAlarms attributes alarms to the member they name. Every member
-// reports the whole cluster's alarms in its Status, so one reachable member
-// is enough to see the alarm of an unreachable one.
-func assignAlarms(states []MemberState) {
-	byMember := map[uint64]map[string]bool{}
-	for i := range states {
-		if !states[i].Up {
-			continue
-		}
-		for _, e := range states[i].statusErrors {
-			for _, m := range alarmRE.FindAllStringSubmatch(e, -1) {
-				id, err := strconv.ParseUint(m[1], 10, 64)
-				if err != nil || m[2] == "NONE" {
-					continue
-				}
-				if byMember[id] == nil {
-					byMember[id] = map[string]bool{}
-				}
-				byMember[id][m[2]] = true
-			}
-		}
-	}
-	for i := range states {
-		for a := range byMember[states[i].ID] {
-			states[i].Alarms = append(states[i].Alarms, a)
-		}
-		slices.Sort(states[i].Alarms)
-	}
 }
 
 type versionResponse struct {
@@ -622,66 +328,6 @@ func (c *Checker) clusterVersion(ctx context.Context, s *Snapshot) string {
 		c.version = v.Cluster
 	}
 	return c.version
-}
-
-// logOnce logs msg when a condition identified by key changes state, so a
-// dead member produces one line, not one per round.
-func (c *Checker) logOnce(key string, ok bool, msg string, args ...any) {
-	prev, seen := c.wasUp[key]
-	c.wasUp[key] = ok
-	if seen && prev == ok || !seen && ok {
-		return
-	}
-	if ok {
-		c.logger.Info(msg, args...)
-	} else {
-		c.logger.Warn(msg, args...)
-	}
-}
-
-func (c *Checker) logEvents(s *Snapshot, ev events) {
-	for _, m := range s.Members {
-		key := "member/" + m.Label()
-		if m.Up {
-			c.logOnce(key, true, "member is up", "member", m.Label(), "endpoint", m.Endpoint)
-		} else {
-			c.logOnce(key, false, "member is down", "member", m.Label(), "endpoint", m.Endpoint, "err", m.Err)
-		}
-		if m.Up {
-			hkey := "healthy/" + m.Label()
-			if m.Healthy {
-				c.logOnce(hkey, true, "member serves reads again", "member", m.Label())
-			} else {
-				c.logOnce(hkey, false, "member is up but cannot serve a read", "member", m.Label(), "err", m.Err)
-			}
-		}
-		if m.Partitioned != c.wasPartition[m.ID] {
-			c.wasPartition[m.ID] = m.Partitioned
-			if m.Partitioned {
-				c.logger.Warn("member looks partitioned from the raft group", "member", m.Label(), "leader", m.Leader, "raft_term", m.RaftTerm, "raft_index_lag", m.RaftIndexLag)
-			} else {
-				c.logger.Info("member rejoined the raft group", "member", m.Label())
-			}
-		}
-	}
-	if ev.leaderChange != nil {
-		lc := ev.leaderChange
-		c.logger.Warn("leader changed", "from", lc.FromName, "to", lc.ToName, "raft_term", lc.Term)
-	}
-	for _, m := range ev.added {
-		c.logger.Warn("member added", "member", m.Label(), "member_id", IDHex(m.ID), "peer_urls", strings.Join(m.PeerURLs, ","), "learner", m.Learner)
-	}
-	for _, label := range ev.removed {
-		c.logger.Warn("member removed", "member", label)
-	}
-	if s.SplitBrain != c.wasSplit {
-		c.wasSplit = s.SplitBrain
-		if s.SplitBrain {
-			c.logger.Error("split brain: reachable members name different leaders")
-		} else {
-			c.logger.Info("members agree on the leader again")
-		}
-	}
 }
 
 // Checkers is the set of watched clusters, in configuration order.

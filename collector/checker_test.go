@@ -38,7 +38,7 @@ etcd_monitor_cluster_failure_tolerance{etcd_cluster="main"} 1
 # HELP etcd_monitor_cluster_has_leader 1 if the reachable members agree on a leader.
 # TYPE etcd_monitor_cluster_has_leader gauge
 etcd_monitor_cluster_has_leader{etcd_cluster="main"} 1
-# HELP etcd_monitor_cluster_has_quorum 1 if some member served a linearizable read in the last check (ReadIndex needs quorum).
+# HELP etcd_monitor_cluster_has_quorum 1 if at least a quorum of voting members served a linearizable read in the last check.
 # TYPE etcd_monitor_cluster_has_quorum gauge
 etcd_monitor_cluster_has_quorum{etcd_cluster="main"} 1
 # HELP etcd_monitor_cluster_learners Learners in the member list.

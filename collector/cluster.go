@@ -37,13 +37,13 @@ type ClusterCollector struct {
 
 	info, members, learners, healthy, quorumSize, hasQuorum, tolerance, hasLeader *prometheus.Desc
 	leaderChanges, raftTerm, lastLeaderChange, splitBrain, membershipChanges      *prometheus.Desc
-	revision                                                                      *prometheus.Desc
+	revision, electing                                                            *prometheus.Desc
 
 	checkDuration, checkSuccess, lastCheck *prometheus.Desc
 
 	mUp, mHealthy, mPartitioned, mLeader, mLearner, mInfo *prometheus.Desc
 	mDBSize, mDBInUse, mDBQuota, mTerm, mIndex, mApplied  *prometheus.Desc
-	mIndexLag, mApplyLag, mAlarm                          *prometheus.Desc
+	mIndexLag, mApplyLag, mAlarm, mContact                *prometheus.Desc
 
 	certNotAfter, hashConsistent *prometheus.Desc
 }
@@ -57,7 +57,7 @@ func NewClusterCollector(src SnapshotSource) *ClusterCollector {
 		learners:          newDesc("cluster_learners", "Learners in the member list.", clusterLabels),
 		healthy:           newDesc("cluster_members_healthy", "Voting members that served a linearizable read in the last check.", clusterLabels),
 		quorumSize:        newDesc("cluster_quorum_size", "Votes needed for quorum: floor(voting members/2)+1.", clusterLabels),
-		hasQuorum:         newDesc("cluster_has_quorum", "1 if some member served a linearizable read in the last check (ReadIndex needs quorum).", clusterLabels),
+		hasQuorum:         newDesc("cluster_has_quorum", "1 if at least a quorum of voting members served a linearizable read in the last check.", clusterLabels),
 		tolerance:         newDesc("cluster_failure_tolerance", "Healthy voting members minus quorum size, never below 0: how many more members may fail.", clusterLabels),
 		hasLeader:         newDesc("cluster_has_leader", "1 if the reachable members agree on a leader.", clusterLabels),
 		leaderChanges:     newDesc("cluster_leader_changes_total", "Leader changes observed by the monitor.", clusterLabels),
@@ -65,6 +65,7 @@ func NewClusterCollector(src SnapshotSource) *ClusterCollector {
 		lastLeaderChange:  newDesc("cluster_last_leader_change_timestamp_seconds", "When the monitor last observed a leader change.", clusterLabels),
 		splitBrain:        newDesc("cluster_split_brain", "1 if reachable members named different leaders in 2 or more consecutive checks.", clusterLabels),
 		membershipChanges: newDesc("cluster_membership_changes_total", "Members added or removed since the monitor started.", clusterLabels),
+		electing:          newDesc("cluster_electing", "1 while a quorum of voting members answers but no leader serves reads yet, for less than the election grace: an election, not (yet) a quorum loss.", clusterLabels),
 		revision:          newDesc("cluster_revision", "Newest store revision seen; its rate is the write rate (probe writes included).", clusterLabels),
 
 		checkDuration: newDesc("check_duration_seconds", "Duration of the last background check round.", clusterLabels),
@@ -85,6 +86,7 @@ func NewClusterCollector(src SnapshotSource) *ClusterCollector {
 		mApplied:     newDesc("member_raft_applied_index", "Raft applied index of the member.", memberLabels),
 		mIndexLag:    newDesc("member_raft_index_lag", "Leader's raft index minus this member's, never below 0 (polls are not atomic: alert with a for).", memberLabels),
 		mApplyLag:    newDesc("member_raft_apply_lag", "Raft index minus applied index (etcd refuses requests past 5000).", memberLabels),
+		mContact:     newDesc("member_contact_error", "1 if the member refused the monitor: reason auth_failed (credentials) or tls_mismatch (CA, certificate); the member itself may be up.", memberLabels, "reason"),
 		mAlarm:       newDesc("member_alarm", "An active alarm (NOSPACE, CORRUPT) on this member.", memberLabels, "alarm"),
 
 		certNotAfter:   newDesc("tls_cert_not_after_timestamp_seconds", "Expiry of a certificate: role server (member client URL), peer (member peer URL), ca (earliest in the CA bundle), client (the monitor's own).", clusterLabels, LabelEndpoint, "role"),
@@ -133,6 +135,7 @@ func (c *ClusterCollector) collectSnapshot(ch chan<- prometheus.Metric, s *Snaps
 	g(c.hasQuorum, b2f(s.HasQuorum), cl)
 	g(c.tolerance, float64(s.FailureTolerance), cl)
 	g(c.hasLeader, b2f(s.HasLeader), cl)
+	g(c.electing, b2f(s.Quorum == QuorumElecting), cl)
 	cnt(c.leaderChanges, float64(s.LeaderChanges), cl)
 	g(c.raftTerm, float64(s.RaftTerm), cl)
 	if !s.LastLeaderChange.IsZero() {
@@ -166,6 +169,9 @@ func (c *ClusterCollector) collectSnapshot(ch chan<- prometheus.Metric, s *Snaps
 		g(c.mInfo, 1, append(lv, id, strings.Join(m.PeerURLs, ","), m.Version)...)
 		if !m.LastSeen.IsZero() {
 			g(c.lastCheck, float64(m.LastSeen.UnixMilli())/1e3, lv...)
+		}
+		if m.Contact != "" {
+			g(c.mContact, 1, append(lv, m.Contact)...)
 		}
 		for _, a := range m.Alarms {
 			g(c.mAlarm, 1, append(lv, a)...)

@@ -37,10 +37,10 @@ func (c *Checker) hashKVLoop(ctx context.Context) {
 			c.logger.Debug("hashkv comparison inconclusive", "err", err)
 			continue
 		}
-		c.extraMu.Lock()
-		prev := c.hashkv
-		c.hashkv = res
-		c.extraMu.Unlock()
+		c.extras.mu.Lock()
+		prev := c.extras.hashkv
+		c.extras.hashkv = res
+		c.extras.mu.Unlock()
 		if !res.Consistent && (prev == nil || prev.Consistent) {
 			c.logger.Error("members' KV hashes differ: data is inconsistent", "revision", res.Revision, "hashes", fmt.Sprint(res.Hashes))
 		} else if res.Consistent && prev != nil && !prev.Consistent {
@@ -65,19 +65,24 @@ func (c *Checker) CompareHashKV(ctx context.Context) (*HashKVResult, error) {
 	}
 	var targets []target
 	var rev int64
-	c.mu.Lock()
+	// The connections are held until the hashes are in: a member removed
+	// meanwhile keeps its connection until then, and no longer.
+	defer func() {
+		for _, t := range targets {
+			t.conn.release()
+		}
+	}()
 	for _, m := range s.Members {
 		if !m.Up || m.Learner || m.Endpoint == "" {
 			continue
 		}
-		if conn := c.conns[m.Endpoint]; conn != nil {
+		if conn := c.members.acquire(m.Endpoint); conn != nil {
 			targets = append(targets, target{m.Label(), conn})
 			if rev == 0 || m.Revision < rev {
 				rev = m.Revision
 			}
 		}
 	}
-	c.mu.Unlock()
 	if len(targets) < 2 {
 		return nil, fmt.Errorf("fewer than two reachable voting members")
 	}
@@ -94,14 +99,8 @@ func (c *Checker) CompareHashKV(ctx context.Context) (*HashKVResult, error) {
 			defer wg.Done()
 			hctx, cancel := context.WithTimeout(ctx, c.hashTimeout())
 			defer cancel()
-			mc, err := t.conn.maintenance()
-			if err == nil {
-				var resp *pb.HashKVResponse
-				resp, err = mc.HashKV(hctx, &pb.HashKVRequest{Revision: rev})
-				answers[i] = answer{t.label, resp, err}
-				return
-			}
-			answers[i] = answer{t.label, nil, err}
+			resp, err := t.conn.hashKV(hctx, rev)
+			answers[i] = answer{t.label, resp, err}
 		}()
 	}
 	wg.Wait()

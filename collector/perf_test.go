@@ -14,7 +14,7 @@ import (
 // perfProber starts a 3-member cluster and a prober on its first member,
 // without background loops (probe interval 0: no background probers), for
 // the measurements below.
-func perfProber(tb testing.TB) (*prober, *localetcd.Cluster) {
+func perfProber(tb testing.TB) (*prober, *Checker, *localetcd.Cluster) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -25,8 +25,12 @@ func perfProber(tb testing.TB) (*prober, *localetcd.Cluster) {
 	tb.Cleanup(ch.Close)
 	s := ch.CheckOnce(ctx)
 	m := s.Members[0]
-	p := &prober{c: ch, conn: ch.conns[m.Endpoint], member: m.Label(), endpoint: m.Endpoint, key: []byte(DefaultProbeKeyPrefix + "perf")}
-	return p, c
+	ps := newProberSet("perf", ProbeConfig{Interval: time.Hour, Timeout: 5 * time.Second, Write: true, KeyPrefix: DefaultProbeKeyPrefix},
+		5*time.Second, NewProbeMetrics(), ch.recent, testLoggerTB(tb), ch.leaseConn)
+	mc := ch.members.acquire(m.Endpoint)
+	tb.Cleanup(func() { mc.release(); ps.stop() })
+	p := &prober{set: ps, conn: mc, member: m.Label(), endpoint: m.Endpoint, key: []byte(DefaultProbeKeyPrefix + "perf")}
+	return p, ch, c
 }
 
 func testLoggerTB(tb testing.TB) *slogLogger {
@@ -39,23 +43,23 @@ func testLoggerTB(tb testing.TB) *slogLogger {
 // BenchmarkProbeRound reports the prober's own overhead: the wall time of a
 // round minus the time spent inside the four etcd calls it makes.
 func BenchmarkProbeRound(b *testing.B) {
-	p, _ := perfProber(b)
+	p, _, _ := perfProber(b)
 	ctx := context.Background()
 	var overhead time.Duration
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		before := p.c.recent.count(time.Time{}, time.Now().Add(time.Hour), OpPut, OpGet, OpGetSerializable, OpDelete)
+		before := p.set.recent.count(time.Time{}, time.Now().Add(time.Hour), OpPut, OpGet, OpGetSerializable, OpDelete)
 		start := time.Now()
 		p.round(ctx)
 		wall := time.Since(start)
 		var inCalls time.Duration
-		for _, s := range p.c.recent.samples {
+		for _, s := range p.set.recent.samples {
 			if len(s) > 0 {
 				inCalls += s[len(s)-1].d
 			}
 		}
-		if got := p.c.recent.count(time.Time{}, time.Now().Add(time.Hour), OpPut, OpGet, OpGetSerializable, OpDelete); got-before != 4 {
+		if got := p.set.recent.count(time.Time{}, time.Now().Add(time.Hour), OpPut, OpGet, OpGetSerializable, OpDelete); got-before != 4 {
 			b.Fatalf("round recorded %d successful requests, want 4", got-before)
 		}
 		overhead += wall - inCalls
@@ -71,7 +75,7 @@ func TestProbeLatencyMatchesClientv3(t *testing.T) {
 	if os.Getenv("ETCD_MONITOR_PERF") == "" {
 		t.Skip("a measurement: run with ETCD_MONITOR_PERF=1 (docs/performance.md)")
 	}
-	p, c := perfProber(t)
+	p, _, c := perfProber(t)
 	cli, err := c.ClientFor(p.endpoint)
 	if err != nil {
 		t.Fatal(err)
@@ -82,10 +86,10 @@ func TestProbeLatencyMatchesClientv3(t *testing.T) {
 	var probe, plain []time.Duration
 	for i := 0; i < n; i++ {
 		// A B A B …: both see the same machine at the same moments.
-		if !p.op(ctx, OpGet, func(ctx context.Context) error { return p.get(ctx, false) }) {
+		if !p.op(ctx, OpGet, func(ctx context.Context) error { return p.conn.get(ctx, p.key, false) }) {
 			t.Fatal("probe get failed")
 		}
-		s := p.c.recent.samples[[2]string{p.member, OpGet}]
+		s := p.set.recent.samples[[2]string{p.member, OpGet}]
 		probe = append(probe, s[len(s)-1].d)
 		start := time.Now()
 		if _, err := cli.Get(ctx, string(p.key)); err != nil {
@@ -107,8 +111,7 @@ func TestProbeLatencyMatchesClientv3(t *testing.T) {
 // at once) over a keyspace of 10,000 keys of 1 KiB: the cost --hashkv.interval
 // buys, paid by every member in CPU and disk reads.
 func BenchmarkHashKV(b *testing.B) {
-	p, c := perfProber(b)
-	ch := p.c
+	_, ch, c := perfProber(b)
 	cli, err := c.Client()
 	if err != nil {
 		b.Fatal(err)

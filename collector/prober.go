@@ -4,21 +4,125 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
-	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
+// proberSet owns the probers (one per member), the lease their keys are
+// written with and the window of recent latencies.
+type proberSet struct {
+	cluster string
+	cfg     ProbeConfig
+	metrics *ProbeMetrics
+	recent  *latencyWindow
+	lease   *leaseKeeper
+	log     *probeLog
+	host    string
+
+	mu      sync.Mutex
+	probers map[string]*prober // by member ID, endpoint and role
+}
+
+func newProberSet(cluster string, cfg ProbeConfig, requestTimeout time.Duration, pm *ProbeMetrics, recent *latencyWindow,
+	logger *slog.Logger, pick func() *memberConn) *proberSet {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "etcd-monitor"
+	}
+	return &proberSet{
+		cluster: cluster, cfg: cfg, metrics: pm, recent: recent, host: host,
+		lease:   newLeaseKeeper(probeLeaseTTL(cfg.Interval), requestTimeout, pick),
+		log:     newProbeLog(logger, cfg.KeyPrefix),
+		probers: map[string]*prober{},
+	}
+}
+
+// probeLeaseTTL is a few probe intervals, and at least 10 s (etcd's minimum
+// TTL is larger than a heartbeat anyway).
+func probeLeaseTTL(interval time.Duration) time.Duration {
+	return max(4*interval, 10*time.Second).Round(time.Second)
+}
+
+// reconcile starts a prober for every started member with an endpoint and
+// stops those of members that left or changed endpoint or role.
+func (ps *proberSet) reconcile(s *Snapshot, members *memberSet) {
+	want := map[string]MemberState{}
+	for _, m := range s.Members {
+		if m.Endpoint != "" && !m.Unstarted && m.ID != 0 {
+			want[fmt.Sprintf("%x@%s@%v", m.ID, m.Endpoint, m.Learner)] = m
+		}
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	var stopping []*prober
+	for k, p := range ps.probers {
+		if _, ok := want[k]; !ok {
+			stopping = append(stopping, p)
+			delete(ps.probers, k)
+		}
+	}
+	stopAll(stopping)
+	for _, p := range stopping {
+		if !ps.hasProberForLocked(p.member) {
+			ps.metrics.forget(ps.cluster, p.member)
+			ps.recent.forget(p.member)
+		}
+	}
+	for k, m := range want {
+		if _, ok := ps.probers[k]; ok {
+			continue
+		}
+		conn := members.acquire(m.Endpoint)
+		if conn == nil {
+			continue
+		}
+		ps.probers[k] = ps.start(m, conn)
+	}
+}
+
+func (ps *proberSet) hasProberForLocked(member string) bool {
+	for _, p := range ps.probers {
+		if p.member == member {
+			return true
+		}
+	}
+	return false
+}
+
+// stop ends every prober, then the lease keeper.
+func (ps *proberSet) stop() {
+	ps.mu.Lock()
+	var all []*prober
+	for k, p := range ps.probers {
+		all = append(all, p)
+		delete(ps.probers, k)
+	}
+	ps.mu.Unlock()
+	stopAll(all)
+	ps.lease.stop()
+}
+
+func stopAll(ps []*prober) {
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.stop() }()
+	}
+	wg.Wait()
+}
+
 // prober runs synthetic requests against one member, on its own schedule,
-// through the member's long-lived connection. Rounds never overlap: the next
-// one starts when both the interval has passed and the last one has ended.
+// through the member's long-lived connection, which it holds until it
+// stops. Rounds never overlap: the next one starts when both the interval
+// has passed and the last one has ended.
 type prober struct {
-	c        *Checker
+	set      *proberSet
 	conn     *memberConn
 	member   string // label
 	endpoint string
@@ -29,17 +133,13 @@ type prober struct {
 	done   chan struct{}
 }
 
-func (c *Checker) newProber(m MemberState, conn *memberConn) *prober {
-	host, _ := os.Hostname()
-	if host == "" {
-		host = "etcd-monitor"
-	}
+func (ps *proberSet) start(m MemberState, conn *memberConn) *prober {
 	// One key per monitor host and member, so two monitor replicas do not
 	// overwrite each other's probes.
-	key := c.cfg.Probe.KeyPrefix + host + "/" + IDHex(m.ID)
+	key := ps.cfg.KeyPrefix + ps.host + "/" + IDHex(m.ID)
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &prober{
-		c: c, conn: conn, member: m.Label(), endpoint: m.Endpoint, learner: m.Learner,
+		set: ps, conn: conn, member: m.Label(), endpoint: m.Endpoint, learner: m.Learner,
 		key: []byte(key), cancel: cancel, done: make(chan struct{}),
 	}
 	go p.run(ctx)
@@ -53,70 +153,61 @@ func (p *prober) stop() {
 
 func (p *prober) run(ctx context.Context) {
 	defer close(p.done)
-	interval := p.c.cfg.Probe.Interval
+	defer p.conn.release()
 	for {
 		start := time.Now()
 		p.round(ctx)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(max(time.Until(start.Add(interval)), 0)):
+		case <-time.After(max(time.Until(start.Add(p.set.cfg.Interval)), 0)):
 		}
 	}
 }
 
+// errNoLease: no probe lease could be had in time. The lease is granted
+// through another member, so this is not the probed member's failure: the
+// write probes of the round are skipped, not counted.
+var errNoLease = errors.New("no probe lease yet")
+
 func (p *prober) round(ctx context.Context) {
-	cfg := p.c.cfg.Probe
+	cfg := p.set.cfg
 	ok := true
 	write := cfg.Write && !p.learner
+	var lease int64
+	if write {
+		lctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		var err error
+		lease, err = p.set.lease.get(lctx)
+		cancel()
+		if err != nil {
+			write = false
+		}
+	}
 	if write {
 		ok = p.op(ctx, OpPut, func(ctx context.Context) error {
-			lease, err := p.c.probeLease(ctx, p.conn)
-			if err != nil {
-				return err
-			}
-			kv, err := p.conn.kv()
-			if err != nil {
-				return err
-			}
-			_, err = kv.Put(ctx, &pb.PutRequest{Key: p.key, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano)), Lease: lease})
-			return err
+			return p.conn.put(ctx, p.key, []byte(time.Now().UTC().Format(time.RFC3339Nano)), lease)
 		}) && ok
 	}
 	if !p.learner { // learners refuse linearizable reads
-		ok = p.op(ctx, OpGet, func(ctx context.Context) error { return p.get(ctx, false) }) && ok
+		ok = p.op(ctx, OpGet, func(ctx context.Context) error { return p.conn.get(ctx, p.key, false) }) && ok
 	}
-	ok = p.op(ctx, OpGetSerializable, func(ctx context.Context) error { return p.get(ctx, true) }) && ok
+	ok = p.op(ctx, OpGetSerializable, func(ctx context.Context) error { return p.conn.get(ctx, p.key, true) }) && ok
 	if write {
-		ok = p.op(ctx, OpDelete, func(ctx context.Context) error {
-			kv, err := p.conn.kv()
-			if err != nil {
-				return err
-			}
-			_, err = kv.DeleteRange(ctx, &pb.DeleteRangeRequest{Key: p.key})
-			return err
-		}) && ok
+		ok = p.op(ctx, OpDelete, func(ctx context.Context) error { return p.conn.del(ctx, p.key) }) && ok
 	}
 	if ctx.Err() != nil {
 		return
 	}
-	p.c.probeMetrics.success.WithLabelValues(p.c.cfg.Name, p.member, p.endpoint).Set(b2f(ok))
-}
-
-func (p *prober) get(ctx context.Context, serializable bool) error {
-	kv, err := p.conn.kv()
-	if err != nil {
-		return err
-	}
-	_, err = kv.Range(ctx, &pb.RangeRequest{Key: p.key, Serializable: serializable})
-	return err
+	p.set.metrics.success.WithLabelValues(p.set.cluster, p.member, p.endpoint).Set(b2f(ok))
 }
 
 // op times one request. Its duration is observed only on success and only
 // within the timeout: a request slower than the timeout is a timeout even if
 // it returned.
 func (p *prober) op(ctx context.Context, op string, f func(context.Context) error) bool {
-	timeout := p.c.cfg.Probe.Timeout
+	ps := p.set
+	timeout := ps.cfg.Timeout
 	octx, cancel := context.WithTimeout(ctx, timeout)
 	start := time.Now()
 	err := f(octx)
@@ -128,16 +219,15 @@ func (p *prober) op(ctx context.Context, op string, f func(context.Context) erro
 	if err == nil && d > timeout {
 		err = context.DeadlineExceeded
 	}
-	cl := p.c.cfg.Name
 	if err == nil {
-		p.c.probeMetrics.duration.WithLabelValues(cl, p.member, p.endpoint, op).Observe(d.Seconds())
-		p.c.recent.add(p.member, op, start, d)
-		p.c.clearProbeFailure(p.member, op)
+		ps.metrics.duration.WithLabelValues(ps.cluster, p.member, p.endpoint, op).Observe(d.Seconds())
+		ps.recent.add(p.member, op, start, d)
+		ps.log.cleared(p.member, op)
 		return true
 	}
 	reason := FailureReason(err)
-	p.c.probeMetrics.failures.WithLabelValues(cl, p.member, p.endpoint, op, reason).Inc()
-	p.c.logProbeFailure(p.member, op, reason, err)
+	ps.metrics.failures.WithLabelValues(ps.cluster, p.member, p.endpoint, op, reason).Inc()
+	ps.log.failed(p.member, op, reason, err)
 	return false
 }
 
@@ -148,6 +238,10 @@ func FailureReason(err error) string {
 	}
 	if errors.Is(err, context.Canceled) {
 		return "canceled"
+	}
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		return "unauthenticated"
 	}
 	s, ok := status.FromError(err)
 	if !ok {
@@ -194,119 +288,97 @@ func FailureReason(err error) string {
 	return strings.ToLower(s.Code().String())
 }
 
-// leaseError marks a failure to obtain the probe lease, so the put probe
-// reports why it could not run.
+// leaseError marks a failure to obtain the probe lease.
 type leaseError struct{ err error }
 
 func (e *leaseError) Error() string { return "probe lease: " + e.err.Error() }
 func (e *leaseError) Unwrap() error { return e.err }
 
-// probeLease returns the lease probe keys are written with, granting a new
-// one when the current one is past half its TTL. Keys always carry a lease,
-// so a monitor that dies leaves nothing behind for longer than the TTL.
-// Renewing by granting (rather than a keep-alive stream) costs one request
-// per half TTL for the whole cluster; the old lease expires on its own.
-func (c *Checker) probeLease(ctx context.Context, conn *memberConn) (int64, error) {
-	c.leaseMu.Lock()
-	defer c.leaseMu.Unlock()
-	ttl := c.probeLeaseTTL()
-	if c.leaseID != 0 && time.Since(c.leaseGranted) < ttl/2 {
-		return c.leaseID, nil
-	}
-	cli, err := conn.client()
-	if err != nil {
-		return 0, &leaseError{err}
-	}
-	resp, err := pb.NewLeaseClient(cli.ActiveConnection()).LeaseGrant(ctx, &pb.LeaseGrantRequest{TTL: int64(ttl / time.Second)})
-	if err != nil {
-		return 0, &leaseError{err}
-	}
-	c.leaseID, c.leaseGranted = resp.ID, time.Now()
-	return c.leaseID, nil
+// leaseKeeper holds the lease probe keys are written with. Keys always
+// carry a lease, so a monitor that dies leaves nothing behind for longer
+// than the TTL. Renewing by granting (rather than a keep-alive stream) costs
+// one request per half TTL for the whole cluster; the old lease expires on
+// its own. The grant runs in its own goroutine, through a member that
+// answered the last check, and holds no lock while it waits: a hung member
+// cannot hold up the probes of the others.
+type leaseKeeper struct {
+	ttl     time.Duration
+	timeout time.Duration
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	pick    func() *memberConn // an answering member's connection, acquired; nil if none
+	id      int64
+	granted time.Time
+	pending chan struct{} // closed when the grant in flight ends
+	lastErr error
 }
 
-// probeLeaseTTL is a few probe intervals, and at least 10 s (etcd's minimum
-// TTL is larger than a heartbeat anyway).
-func (c *Checker) probeLeaseTTL() time.Duration {
-	return max(4*c.cfg.Probe.Interval, 10*time.Second).Round(time.Second)
+func newLeaseKeeper(ttl, timeout time.Duration, pick func() *memberConn) *leaseKeeper {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &leaseKeeper{ttl: ttl, timeout: timeout, pick: pick, ctx: ctx, cancel: cancel}
 }
 
-// logProbeFailure logs a probe failure when its reason changes, so a
-// read-only user sees "permission denied" once, not every five seconds.
-func (c *Checker) logProbeFailure(member, op, reason string, err error) {
-	c.probeLogMu.Lock()
-	defer c.probeLogMu.Unlock()
-	key := member + "/" + op
-	if reason == "permission_denied" {
-		// The same credentials go to every member: one line says it all.
-		key = reason
+// get returns a lease that lives at least another quarter TTL, starting a
+// renewal at half the TTL. It waits (until ctx ends) only when no usable
+// lease exists.
+func (k *leaseKeeper) get(ctx context.Context) (int64, error) {
+	k.mu.Lock()
+	age := time.Since(k.granted)
+	usable := k.id != 0 && age < k.ttl*3/4
+	if (k.id == 0 || age >= k.ttl/2) && k.pending == nil && k.ctx.Err() == nil {
+		k.pending = make(chan struct{})
+		k.wg.Add(1)
+		go k.grant(k.pending)
 	}
-	if c.probeLogged[key] == reason {
-		return
+	id, pending := k.id, k.pending
+	k.mu.Unlock()
+	if usable {
+		return id, nil
 	}
-	c.probeLogged[key] = reason
-	msg := "probe failed"
-	if reason == "permission_denied" && (op == OpPut || op == OpDelete) {
-		msg = "write probe not permitted: grant the monitor's role readwrite on the probe prefix, or run with --no-probe.write"
+	if pending == nil {
+		return 0, errNoLease
 	}
-	c.logger.Warn(msg, "member", member, "operation", op, "reason", reason, "key_prefix", c.cfg.Probe.KeyPrefix, "err", err)
+	select {
+	case <-pending:
+	case <-ctx.Done():
+		return 0, errNoLease
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.id != 0 && time.Since(k.granted) < k.ttl*3/4 {
+		return k.id, nil
+	}
+	return 0, errNoLease
 }
 
-// clearProbeFailure forgets the logged reason once an operation succeeds
-// again, so the next failure is logged.
-func (c *Checker) clearProbeFailure(member, op string) {
-	c.probeLogMu.Lock()
-	defer c.probeLogMu.Unlock()
-	delete(c.probeLogged, member+"/"+op)
-	if op == OpPut {
-		delete(c.probeLogged, "permission_denied")
+func (k *leaseKeeper) grant(done chan struct{}) {
+	defer k.wg.Done()
+	var id int64
+	err := errors.New("no member answered the last check")
+	k.mu.Lock()
+	pick := k.pick
+	k.mu.Unlock()
+	if conn := pick(); conn != nil {
+		ctx, cancel := context.WithTimeout(k.ctx, k.timeout)
+		id, err = conn.leaseGrant(ctx, k.ttl)
+		cancel()
+		conn.release()
 	}
+	k.mu.Lock()
+	if err == nil {
+		k.id, k.granted = id, time.Now()
+	}
+	k.lastErr = err
+	k.pending = nil
+	k.mu.Unlock()
+	close(done)
 }
 
-// reconcileProbers starts a prober for every member that can be reached and
-// stops those of members that left or changed endpoint.
-func (c *Checker) reconcileProbers(s *Snapshot) {
-	if c.probeMetrics == nil || c.cfg.Probe.Interval <= 0 {
-		return
-	}
-	want := map[string]MemberState{}
-	for _, m := range s.Members {
-		if m.Endpoint != "" && !m.Unstarted && m.ID != 0 {
-			want[fmt.Sprintf("%x@%s@%v", m.ID, m.Endpoint, m.Learner)] = m
-		}
-	}
-	for k, p := range c.probers {
-		if _, ok := want[k]; !ok {
-			p.stop()
-			delete(c.probers, k)
-			if !c.hasProberFor(p.member) {
-				c.probeMetrics.forget(c.cfg.Name, p.member)
-				c.recent.forget(p.member)
-			}
-		}
-	}
-	for k, m := range want {
-		if _, ok := c.probers[k]; !ok {
-			c.probers[k] = c.newProber(m, c.conns[m.Endpoint])
-		}
-	}
-}
-
-func (c *Checker) hasProberFor(member string) bool {
-	for _, p := range c.probers {
-		if p.member == member {
-			return true
-		}
-	}
-	return false
-}
-
-func (c *Checker) stopProbers() {
-	var wg sync.WaitGroup
-	for k, p := range c.probers {
-		wg.Add(1)
-		go func() { defer wg.Done(); p.stop() }()
-		delete(c.probers, k)
-	}
-	wg.Wait()
+func (k *leaseKeeper) stop() {
+	k.cancel()
+	k.wg.Wait()
 }

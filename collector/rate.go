@@ -1,6 +1,9 @@
 package collector
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 type revSample struct {
 	at  time.Time
@@ -10,30 +13,38 @@ type revSample struct {
 // revisionSpan is how much revision history is kept for WriteRate.
 const revisionSpan = 10 * time.Minute
 
-func (c *Checker) recordRevision(at time.Time, rev int64) {
-	c.revMu.Lock()
-	defer c.revMu.Unlock()
-	c.revSeen = append(c.revSeen, revSample{at, rev})
+// revisions are the newest revisions seen over the last minutes, for the
+// write rate.
+type revisions struct {
+	mu   sync.Mutex
+	seen []revSample
+}
+
+func (r *revisions) record(at time.Time, rev int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seen = append(r.seen, revSample{at, rev})
 	cut := 0
-	for cut < len(c.revSeen) && at.Sub(c.revSeen[cut].at) > revisionSpan {
+	for cut < len(r.seen) && at.Sub(r.seen[cut].at) > revisionSpan {
 		cut++
 	}
-	c.revSeen = c.revSeen[cut:]
+	r.seen = r.seen[cut:]
 }
 
 // WriteRate is the cluster's write rate over about the last window, in
 // revisions per second, with this monitor's own probe writes taken out. ok is
 // false until two observations far enough apart exist.
 func (c *Checker) WriteRate(window time.Duration) (rate float64, ok bool) {
-	c.revMu.Lock()
-	defer c.revMu.Unlock()
-	n := len(c.revSeen)
+	c.revs.mu.Lock()
+	defer c.revs.mu.Unlock()
+	seen := c.revs.seen
+	n := len(seen)
 	if n < 2 {
 		return 0, false
 	}
-	last := c.revSeen[n-1]
-	first := c.revSeen[0]
-	for _, s := range c.revSeen {
+	last := seen[n-1]
+	first := seen[0]
+	for _, s := range seen {
 		if last.at.Sub(s.at) <= window {
 			first = s
 			break

@@ -150,8 +150,11 @@ func TestTLSExpiryAndWrongCA(t *testing.T) {
 			t.Errorf("quorum reported without any member reachable")
 		}
 		waitUntil(t, 5*time.Second, "a log line naming the certificate problem", func() bool {
-			return strings.Contains(logs.String(), "member is down") && strings.Contains(logs.String(), "certificate")
+			return strings.Contains(logs.String(), "TLS handshake with member failed") && strings.Contains(logs.String(), "certificate")
 		})
+		// The members are up: the monitor's CA is wrong. Point 7 of the
+		// churn findings: not "down", its own state and reason.
+		checkUnreachable(t, s, &logs, "certificate", ContactTLSMismatch)
 	})
 }
 

@@ -25,12 +25,19 @@ type Snapshot struct {
 	HealthyVoting    int
 	QuorumSize       int
 	FailureTolerance int
-	HasQuorum        bool
-	HasLeader        bool
-	LeaderID         uint64
-	RaftTerm         uint64
-	Revision         int64
-	SplitBrain       bool
+	// HasQuorum: at least QuorumSize voting members served a linearizable
+	// read in this round (never with fewer healthy members than that).
+	HasQuorum bool
+	// Quorum tells an election from a quorum loss: QuorumElecting while a
+	// quorum of voting members answers but no leader serves yet, for less
+	// than the election grace; QuorumLost past it, or at once when fewer
+	// than a quorum of voting members answer at all.
+	Quorum     QuorumState
+	HasLeader  bool
+	LeaderID   uint64
+	RaftTerm   uint64
+	Revision   int64
+	SplitBrain bool
 
 	LeaderChanges     uint64
 	LastLeaderChange  time.Time // zero until a change is observed
@@ -58,6 +65,11 @@ type MemberState struct {
 	Up      bool   // answered Status
 	Healthy bool   // served a read (linearizable; serializable for learners)
 	Err     string // why not up or not healthy, for people
+	// Contact is set when the member did not answer because it refused
+	// the monitor (ContactAuthFailed, ContactTLSMismatch): the member may
+	// well be up, the monitor's credentials or TLS settings are wrong.
+	// Empty when it answered or could not be reached at all (down).
+	Contact string
 	// LastSeen is when the member last answered Status (zero if never).
 	LastSeen time.Time
 
@@ -80,6 +92,28 @@ type MemberState struct {
 
 	statusErrors []string // Status.Errors: alarms of the whole cluster
 	readTimedOut bool     // the health read hit its deadline
+}
+
+// QuorumState is the cluster's quorum as the monitor sees it.
+type QuorumState string
+
+// Quorum states.
+const (
+	QuorumOK       QuorumState = "ok"
+	QuorumElecting QuorumState = "electing"
+	QuorumLost     QuorumState = "lost"
+)
+
+// State is what a view shows for the member: "up", "down", or
+// "unreachable" when it refused the monitor (see Contact).
+func (m *MemberState) State() string {
+	switch {
+	case m.Up:
+		return "up"
+	case m.Contact != "":
+		return "unreachable"
+	}
+	return "down"
 }
 
 // Label is the member's `member` label: its name, or its hex ID when it has

@@ -38,9 +38,9 @@ func (c *Checker) certLoop(ctx context.Context) {
 	for {
 		if s := c.Snapshot(); s != nil {
 			certs := c.readCerts(ctx, s)
-			c.extraMu.Lock()
-			c.certs = certs
-			c.extraMu.Unlock()
+			c.extras.mu.Lock()
+			c.extras.certs = certs
+			c.extras.mu.Unlock()
 			if !sleepCtx(ctx, certInterval) {
 				return
 			}

@@ -72,6 +72,9 @@ type Cluster struct {
 
 	mu      sync.Mutex
 	members []*Member
+	named   int // members ever created, for unique names after removals
+	// user and password clients authenticate with once EnableAuth ran.
+	user, password string
 }
 
 // Start starts a cluster and waits until it has a leader and serves
@@ -124,7 +127,7 @@ func startOnce(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	for i := 0; i < opts.Members; i++ {
-		m, err := c.newMember(fmt.Sprintf("m%d", i+1))
+		m, err := c.newMember("")
 		if err != nil {
 			return fail(err)
 		}
@@ -152,6 +155,12 @@ func startOnce(ctx context.Context, opts Options) (*Cluster, error) {
 }
 
 func (c *Cluster) newMember(name string) (*Member, error) {
+	c.mu.Lock()
+	c.named++
+	if name == "" {
+		name = fmt.Sprintf("m%d", c.named)
+	}
+	c.mu.Unlock()
 	ports, err := freePorts(4)
 	if err != nil {
 		return nil, err
@@ -224,6 +233,9 @@ func (c *Cluster) Client() (*clientv3.Client, error) {
 // client TLS settings.
 func (c *Cluster) ClientFor(endpoints ...string) (*clientv3.Client, error) {
 	cfg := clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, Logger: zap.NewNop()}
+	c.mu.Lock()
+	cfg.Username, cfg.Password = c.user, c.password
+	c.mu.Unlock()
 	if t := c.opts.ClientTLS; t != nil {
 		info := transport.TLSInfo{TrustedCAFile: t.CAFile}
 		if t.ClientCertAuth {
@@ -295,10 +307,17 @@ func (c *Cluster) WaitHealthy(ctx context.Context) error {
 // AddLearner adds a new member as a learner through the member API and
 // starts it. Learners do not vote and are not counted in quorum.
 func (c *Cluster) AddLearner(ctx context.Context) (*Member, error) {
-	c.mu.Lock()
-	name := fmt.Sprintf("m%d", len(c.members)+1)
-	c.mu.Unlock()
-	m, err := c.newMember(name)
+	return c.add(ctx, true)
+}
+
+// AddMember adds a new voting member through the member API and starts it.
+// It does not wait for the member to catch up.
+func (c *Cluster) AddMember(ctx context.Context) (*Member, error) {
+	return c.add(ctx, false)
+}
+
+func (c *Cluster) add(ctx context.Context, learner bool) (*Member, error) {
+	m, err := c.newMember("")
 	if err != nil {
 		return nil, err
 	}
@@ -309,21 +328,20 @@ func (c *Cluster) AddLearner(ctx context.Context) (*Member, error) {
 	defer cli.Close()
 	// With strict reconfig checks etcd refuses membership changes until the
 	// leader has seen its peers for a while (e.g. just after a restart).
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := cli.MemberAddAsLearner(actx, []string{m.PeerURL})
-		cancel()
-		if err == nil {
-			break
+	err = retryUnhealthy(ctx, func(actx context.Context) error {
+		var err error
+		if learner {
+			_, err = cli.MemberAddAsLearner(actx, []string{m.PeerURL})
+		} else {
+			_, err = cli.MemberAdd(actx, []string{m.PeerURL})
 		}
-		if !errors.Is(err, rpctypes.ErrUnhealthy) || time.Now().After(deadline) {
-			return nil, fmt.Errorf("adding learner %s: %w", name, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("adding member %s: %w", m.Name, err)
 	}
 	initial := c.initialCluster(m)
-	m.learner = true
+	m.learner = learner
 	c.mu.Lock()
 	c.members = append(c.members, m)
 	c.mu.Unlock()
@@ -331,6 +349,90 @@ func (c *Cluster) AddLearner(ctx context.Context) (*Member, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// retryUnhealthy runs a membership change until etcd stops refusing it as
+// unsafe ("unhealthy cluster"), for at most 20 s.
+func retryUnhealthy(ctx context.Context, f func(context.Context) error) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := f(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, rpctypes.ErrUnhealthy) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// RemoveMember removes m from the cluster through the member API (asking
+// the other members), then stops it. Its data directory stays.
+func (c *Cluster) RemoveMember(ctx context.Context, m *Member) error {
+	var eps []string
+	for _, o := range c.Members() {
+		if o != m && !o.learner && o.Running() {
+			eps = append(eps, o.ClientURL)
+		}
+	}
+	if len(eps) == 0 {
+		return errors.New("no other running member to remove it through")
+	}
+	cli, err := c.ClientFor(eps...)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	id := m.ID()
+	err = retryUnhealthy(ctx, func(actx context.Context) error {
+		_, err := cli.MemberRemove(actx, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("removing member %s: %w", m.Name, err)
+	}
+	c.mu.Lock()
+	for i, o := range c.members {
+		if o == m {
+			c.members = append(c.members[:i], c.members[i+1:]...)
+			break
+		}
+	}
+	c.mu.Unlock()
+	return m.Stop()
+}
+
+// EnableAuth creates the root user with password and turns auth on; the
+// cluster's own clients (Client, ClientFor, health waits) then log in as
+// root.
+func (c *Cluster) EnableAuth(ctx context.Context, password string) error {
+	cli, err := c.Client()
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	steps := []func() error{
+		func() error { _, err := cli.RoleAdd(ctx, "root"); return err },
+		func() error { _, err := cli.UserAdd(ctx, "root", password); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := cli.AuthEnable(ctx); return err },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return fmt.Errorf("enabling auth: %w", err)
+		}
+	}
+	c.mu.Lock()
+	c.user, c.password = "root", password
+	c.mu.Unlock()
+	return nil
 }
 
 // Close stops every member, closes the proxies and removes a temporary data

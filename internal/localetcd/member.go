@@ -129,6 +129,9 @@ func (m *Member) startEmbedded(initialCluster, state string) error {
 	if o.FastElections {
 		cfg.TickMs, cfg.ElectionMs = 50, 500
 	}
+	// The lowest bcrypt cost: each login costs the server a hash, and
+	// in-process members share the test binary's CPU (and its race detector).
+	cfg.BcryptCost = 4
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(m.lg)
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
@@ -263,6 +266,7 @@ func (m *Member) Stop() error {
 		e.Close()
 	}
 	if p != nil {
+		_ = p.Process.Signal(syscall.SIGCONT) // a paused process handles SIGTERM only once continued
 		_ = p.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-done:
