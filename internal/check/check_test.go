@@ -211,7 +211,7 @@ func TestCheckBadInput(t *testing.T) {
 func TestVerdict(t *testing.T) {
 	healthy := status.ClusterStatus{Cluster: "a", State: status.StateHealthy, Members: []status.MemberStatus{{Up: true}}}
 	noQuorum := status.ClusterStatus{Cluster: "b", State: status.StateUnavailable, Members: []status.MemberStatus{{Up: true}, {}, {}},
-		Problems: []string{"quorum lost: no member can serve a linearizable read", "member m1 cannot serve reads", "member m2 is down", "member m3 is down"}}
+		Problems: []string{"quorum lost: fewer than a quorum of members can serve a linearizable read", "member m1 cannot serve reads", "member m2 is down", "member m3 is down"}}
 	alarm := status.ClusterStatus{Cluster: "c", State: status.StateDegraded, Members: []status.MemberStatus{{Up: true}}, Problems: []string{"alarm NOSPACE on member m1"}}
 	for _, tc := range []struct {
 		in   []status.ClusterStatus
@@ -222,7 +222,7 @@ func TestVerdict(t *testing.T) {
 		{[]status.ClusterStatus{healthy, alarm}, cli.ExitFailure, "cluster c: degraded: alarm NOSPACE on member m1"},
 		// Members that answer but cannot serve are part of the story.
 		{[]status.ClusterStatus{alarm, noQuorum}, cli.ExitUnreachable, "cluster c: degraded: alarm NOSPACE on member m1; cluster b: unavailable: " +
-			"quorum lost: no member can serve a linearizable read; member m1 cannot serve reads; member m2 is down (and 1 more)"},
+			"quorum lost: fewer than a quorum of members can serve a linearizable read; member m1 cannot serve reads; member m2 is down (and 1 more)"},
 	} {
 		err := verdict(tc.in)
 		if got := cli.ExitCode(err); got != tc.code {

@@ -12,12 +12,19 @@ func judge(s *collector.Snapshot) (string, []string) {
 			state = st
 		}
 	}
-	if !s.Success {
+	switch {
+	case !s.Success && refusedAll(s):
+		worse(StateUnavailable, "no member lets the monitor in: "+contactText(s.Members[0].Contact))
+	case !s.Success:
 		worse(StateUnavailable, "no member could be reached")
-	} else if !s.HasQuorum {
-		worse(StateUnavailable, "quorum lost: no member can serve a linearizable read")
+	case s.Quorum == collector.QuorumElecting:
+		// An election is not a quorum loss: a quorum answers and will
+		// elect a leader within a few election timeouts.
+		worse(StateDegraded, "electing a leader: a quorum of members answers, no leader yet")
+	case !s.HasQuorum:
+		worse(StateUnavailable, "quorum lost: fewer than a quorum of members can serve a linearizable read")
 	}
-	if s.Success && !s.HasLeader {
+	if s.Success && !s.HasLeader && s.Quorum != collector.QuorumElecting {
 		worse(StateDegraded, "no leader")
 	}
 	if s.SplitBrain {
@@ -25,6 +32,8 @@ func judge(s *collector.Snapshot) (string, []string) {
 	}
 	for _, m := range s.Members {
 		switch {
+		case !m.Up && m.Contact != "":
+			worse(StateDegraded, "member "+m.Label()+" refuses the monitor: "+contactText(m.Contact))
 		case !m.Up:
 			worse(StateDegraded, "member "+m.Label()+" is down")
 		case !m.Healthy:
@@ -46,4 +55,26 @@ func judge(s *collector.Snapshot) (string, []string) {
 		worse(StateDegraded, "members' KV hashes differ")
 	}
 	return state, problems
+}
+
+// refusedAll: every member refused the monitor, so nothing is known about
+// the cluster except that the monitor's credentials or TLS settings are wrong.
+func refusedAll(s *collector.Snapshot) bool {
+	for _, m := range s.Members {
+		if m.Contact == "" {
+			return false
+		}
+	}
+	return len(s.Members) > 0
+}
+
+// contactText says what the monitor must fix when a member refuses it.
+func contactText(contact string) string {
+	switch contact {
+	case collector.ContactAuthFailed:
+		return "authentication failed (check --etcd.username and the password file)"
+	case collector.ContactTLSMismatch:
+		return "TLS mismatch (check the CA bundle and the client certificate)"
+	}
+	return contact
 }

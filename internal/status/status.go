@@ -66,13 +66,16 @@ type ClusterStatus struct {
 	Alarms           []Alarm    `json:"alarms"`
 	LastCheck        *time.Time `json:"last_check"`
 
-	Cluster          string         `json:"cluster"`
-	State            string         `json:"state"`
-	Problems         []string       `json:"problems"`
-	ClusterID        string         `json:"cluster_id"`
-	Version          string         `json:"version"`
-	LeaderName       string         `json:"leader_name"`
-	HasQuorum        bool           `json:"has_quorum"`
+	Cluster    string   `json:"cluster"`
+	State      string   `json:"state"`
+	Problems   []string `json:"problems"`
+	ClusterID  string   `json:"cluster_id"`
+	Version    string   `json:"version"`
+	LeaderName string   `json:"leader_name"`
+	HasQuorum  bool     `json:"has_quorum"`
+	// Quorum is "ok", "electing" (a quorum of members answers, no leader
+	// yet, within a few election timeouts) or "lost"; "" before a check.
+	Quorum           string         `json:"quorum"`
 	HealthyMembers   int            `json:"healthy_members"`
 	LearnerCount     int            `json:"learner_count"`
 	FailureTolerance int            `json:"failure_tolerance"`
@@ -91,11 +94,15 @@ type Alarm struct {
 
 // MemberStatus is one member in ClusterStatus.
 type MemberStatus struct {
-	Name             string     `json:"name"`
-	ID               uint64     `json:"id"`
-	IDHex            string     `json:"id_hex"`
-	Endpoint         string     `json:"endpoint"`
-	Up               bool       `json:"up"`
+	Name     string `json:"name"`
+	ID       uint64 `json:"id"`
+	IDHex    string `json:"id_hex"`
+	Endpoint string `json:"endpoint"`
+	Up       bool   `json:"up"`
+	// State is "up", "down", or "unreachable": the member refused the
+	// monitor (Contact says why) and may well be up itself.
+	State            string     `json:"state"`
+	Contact          string     `json:"contact,omitempty"`
 	Healthy          bool       `json:"healthy"`
 	Leader           bool       `json:"leader"`
 	Learner          bool       `json:"learner"`
@@ -157,6 +164,7 @@ func Build(src Source) ClusterStatus {
 	cs.LearnerCount = s.Learners
 	cs.QuorumSize = s.QuorumSize
 	cs.HasQuorum = s.HasQuorum
+	cs.Quorum = string(s.Quorum)
 	cs.HasLeader = s.HasLeader
 	cs.HealthyMembers = s.HealthyVoting
 	cs.FailureTolerance = s.FailureTolerance
@@ -180,7 +188,7 @@ func Build(src Source) ClusterStatus {
 			Name: m.Label(), ID: m.ID, Endpoint: m.Endpoint, Up: m.Up, Healthy: m.Healthy,
 			Leader: m.IsLeader, Learner: m.Learner, Partitioned: m.Partitioned,
 			Version: m.Version, Alarms: append([]string{}, m.Alarms...), LastSeen: TimePtr(m.LastSeen),
-			Error: m.Err,
+			Error: m.Err, State: m.State(), Contact: m.Contact,
 		}
 		if m.ID != 0 {
 			ms.IDHex = collector.IDHex(m.ID)

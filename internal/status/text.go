@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/bytesize"
 )
 
@@ -30,6 +31,10 @@ func QuorumText(cs ClusterStatus) string {
 	learners := ""
 	if cs.LearnerCount > 0 {
 		learners = fmt.Sprintf(" (+%d %s)", cs.LearnerCount, plural(cs.LearnerCount, "learner", "learners"))
+	}
+	if cs.Quorum == string(collector.QuorumElecting) {
+		return fmt.Sprintf("ELECTING: %d of %d %s answer, no leader yet", upVoting(cs), cs.MemberCount,
+			plural(cs.MemberCount, "member", "members"))
 	}
 	if !cs.HasQuorum {
 		return fmt.Sprintf("NO QUORUM: %d of %d %s healthy%s, %d needed", cs.HealthyMembers, cs.MemberCount,
@@ -66,11 +71,14 @@ func AlarmsText(cs ClusterStatus) string {
 }
 
 // MemberStatusText is one word for a member's health, worst first:
-// DOWN (no Status answer), UNHEALTHY (answers but cannot serve a read),
+// DOWN (no Status answer), UNREACHABLE (refuses the monitor: credentials or
+// TLS), UNHEALTHY (answers but cannot serve a read),
 // PARTITIONED, or UP. Alarms follow it ("UP NOSPACE").
 func MemberStatusText(m MemberStatus) string {
 	s := "UP"
 	switch {
+	case !m.Up && m.Contact != "":
+		s = "UNREACHABLE"
 	case !m.Up:
 		s = "DOWN"
 	case !m.Healthy:
@@ -180,4 +188,15 @@ func anyUp(ms []MemberStatus) bool {
 		}
 	}
 	return false
+}
+
+// upVoting counts the voting members that answered.
+func upVoting(cs ClusterStatus) int {
+	n := 0
+	for _, m := range cs.Members {
+		if m.Up && !m.Learner {
+			n++
+		}
+	}
+	return n
 }

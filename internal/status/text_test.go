@@ -13,6 +13,8 @@ func TestTexts(t *testing.T) {
 		{QuorumText(ClusterStatus{State: StateUnavailable, MemberCount: 3, QuorumSize: 2, HealthyMembers: 1, Members: up}), "NO QUORUM: 1 of 3 members healthy, 2 needed"},
 		{QuorumText(ClusterStatus{State: StateUnavailable, MemberCount: 3, QuorumSize: 2, Members: []MemberStatus{{}}}), "quorum unknown: no member reachable"},
 		{QuorumText(ClusterStatus{State: StateUnknown}), "quorum unknown"},
+		{QuorumText(ClusterStatus{State: StateDegraded, Quorum: "electing", MemberCount: 3, QuorumSize: 2, Members: []MemberStatus{{Up: true}, {Up: true}, {}}}), "ELECTING: 2 of 3 members answer, no leader yet"},
+		{MemberStatusText(MemberStatus{Contact: "auth_failed"}), "UNREACHABLE"},
 		{DBText(MemberStatus{Up: true, DBSize: 12897485, DBQuota: 2 << 30}), "12.3 MiB of 2.0 GiB (1%)"},
 		{DBText(MemberStatus{Up: true, DBSize: 500, DBQuota: 0}), "500 B"},
 		{DBText(MemberStatus{Up: false, DBSize: 500, DBQuota: 1000}), ""},
