@@ -8,7 +8,7 @@ import (
 
 const namespace = "etcd_monitor"
 
-// Label names shared by every series (DESIGN.md "The metric contract").
+// Label names shared by every series (docs/architecture.md, "The metric contract").
 const (
 	LabelCluster  = "etcd_cluster"
 	LabelMember   = "member"
