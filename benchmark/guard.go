@@ -195,9 +195,14 @@ func (g *guard) observe(s *collector.Snapshot, halt func(reason, detail string))
 		if prev.Success && !s.Success {
 			g.event(now, "no member answers")
 		}
-		if prev.HasQuorum && !s.HasQuorum && s.Success {
+		switch {
+		case prev.Quorum != collector.QuorumElecting && s.Quorum == collector.QuorumElecting:
+			// An election is not a quorum loss: a quorum answers and will
+			// elect a leader within a few election timeouts.
+			g.event(now, "the cluster is electing a leader")
+		case prev.HasQuorum && !s.HasQuorum && s.Success && s.Quorum != collector.QuorumElecting:
 			g.event(now, "the cluster lost quorum")
-		} else if !prev.HasQuorum && s.HasQuorum {
+		case !prev.HasQuorum && s.HasQuorum:
 			g.event(now, "the cluster has quorum again")
 		}
 		if s.Success && prev.LeaderID != s.LeaderID {
