@@ -90,6 +90,19 @@ func quantile(q, by, metric, sel string) string {
 	return "histogram_quantile(" + q + ", sum by (" + by + ", le) (rate(${" + sel + " " + metric + "_bucket}[${w.rate}])))"
 }
 
+// Voting members that refuse the monitor (its password or client
+// certificate is wrong): etcd_monitor_member_up is 0 for them as for a member
+// that is down, but they may well serve. The quorum rules count them as
+// neither down nor surely healthy: they are left out of the members counted
+// down, and EtcdMonitorAccessDenied says what the monitor cannot see. 0 when
+// none refuses (contact_error only exists while a member refuses).
+const refusedVotingExpr = `count by (${C}) (
+  max by (${C}, member, endpoint) (${mon etcd_monitor_member_contact_error}) == 1
+  unless on (${C}, member, endpoint) max by (${C}, member, endpoint) (${mon etcd_monitor_member_is_learner}) == 1
+)
+or
+max by (${C}) (${mon etcd_monitor_cluster_members}) * 0`
+
 // Recording rules are named level:metric:operation, the level being the
 // labels kept; it starts with the cluster label, so names follow the config.
 func recordDefs() []recordDef {
@@ -109,6 +122,7 @@ func recordDefs() []recordDef {
 		// The revision only grows (a restore from snapshot starts a new
 		// history, which rate() takes for a reset), so its rate is the write
 		// rate, probe writes included.
+		{groupMonitorRecording, "${C}:etcd_monitor_member_contact_error:voting_count", refusedVotingExpr},
 		{groupMonitorRecording, "${C}:etcd_monitor_cluster_revision:rate",
 			"max by (${C}) (rate(${mon etcd_monitor_cluster_revision}[${w.rate}]))"},
 
@@ -140,21 +154,8 @@ func alertDefs() []alertDef {
 		bytes      = "{{ $value | humanize1024 }}B"
 		number     = "{{ $value | humanize }}"
 	)
-	// Voting members that refuse the monitor (its password or client
-	// certificate is wrong): etcd_monitor_member_up is 0 for them as for a
-	// member that is down, but they may well serve. The quorum rules count
-	// them as neither down nor healthy-for-sure: they are left out of the
-	// members counted down, and EtcdMonitorAccessDenied says what the
-	// monitor cannot see. 0 when none refuses (contact_error only exists
-	// while a member refuses).
-	refusedVoting := `(
-    count by (${C}) (
-      max by (${C}, member, endpoint) (${mon etcd_monitor_member_contact_error}) == 1
-      unless on (${C}, member, endpoint) max by (${C}, member, endpoint) (${mon etcd_monitor_member_is_learner}) == 1
-    )
-  or
-    max by (${C}) (${mon etcd_monitor_cluster_members}) * 0
-)`
+	// Voting members that refuse the monitor, recorded (refusedVotingExpr).
+	refusedVoting := "${C}:etcd_monitor_member_contact_error:voting_count"
 	// The failure tolerance with refusing members taken for healthy; the
 	// monitor's own (min over its replicas, the pessimistic one knows
 	// more) while none refuses.
@@ -169,10 +170,11 @@ func alertDefs() []alertDef {
       0
     )
 )`
-	quorumAtRisk := tolerance + `
-and on (${C}) (
+	quorumAtRisk := `(
     ` + tolerance + ` <= ${t.quorum_failure_tolerance}
   or
+    ` + tolerance + `
+    and on (${C})
     max by (${C}) (${mon etcd_monitor_cluster_members_healthy}) + on (${C}) ` + refusedVoting + ` < ${t.min_healthy_members}
 )
 and on (${C}) max by (${C}) (${mon etcd_monitor_cluster_members}) > 1`
