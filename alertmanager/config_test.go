@@ -223,6 +223,8 @@ func TestInhibitRules(t *testing.T) {
 			[]string{"EtcdMemberUnreachable", "EtcdMemberPartitioned", "EtcdNoLeader", "EtcdFrequentLeaderChanges", "EtcdProbeLatencyHigh", "EtcdProbeErrorsHigh"}, "etcd_cluster"},
 		{"a member down silences its own probe, TLS and partition alerts", "EtcdMemberUnreachable",
 			[]string{"EtcdProbeLatencyHigh", "EtcdProbeErrorsHigh", "EtcdCertificateExpiring", "EtcdMemberPartitioned"}, "etcd_cluster,endpoint"},
+		{"the monitor refused by a member silences that member's probe alerts", "EtcdMonitorAccessDenied",
+			[]string{"EtcdMemberUnreachable", "EtcdProbeLatencyHigh", "EtcdProbeErrorsHigh"}, "etcd_cluster,endpoint"},
 		{"NOSPACE silences probe errors", "EtcdNoSpaceAlarm", []string{"EtcdProbeErrorsHigh"}, "etcd_cluster"},
 		{"CORRUPT silences probe errors", "EtcdCorruptAlarm", []string{"EtcdProbeErrorsHigh"}, "etcd_cluster"},
 		{"critical silences the same alert's warning", "severity=critical", []string{"severity=warning"}, "alertname,etcd_cluster"},

@@ -90,6 +90,19 @@ func quantile(q, by, metric, sel string) string {
 	return "histogram_quantile(" + q + ", sum by (" + by + ", le) (rate(${" + sel + " " + metric + "_bucket}[${w.rate}])))"
 }
 
+// Voting members that refuse the monitor (its password or client
+// certificate is wrong): etcd_monitor_member_up is 0 for them as for a member
+// that is down, but they may well serve. The quorum rules count them as
+// neither down nor surely healthy: they are left out of the members counted
+// down, and EtcdMonitorAccessDenied says what the monitor cannot see. 0 when
+// none refuses (contact_error only exists while a member refuses).
+const refusedVotingExpr = `count by (${C}) (
+  max by (${C}, member, endpoint) (${mon etcd_monitor_member_contact_error}) == 1
+  unless on (${C}, member, endpoint) max by (${C}, member, endpoint) (${mon etcd_monitor_member_is_learner}) == 1
+)
+or
+max by (${C}) (${mon etcd_monitor_cluster_members}) * 0`
+
 // Recording rules are named level:metric:operation, the level being the
 // labels kept; it starts with the cluster label, so names follow the config.
 func recordDefs() []recordDef {
@@ -109,6 +122,7 @@ func recordDefs() []recordDef {
 		// The revision only grows (a restore from snapshot starts a new
 		// history, which rate() takes for a reset), so its rate is the write
 		// rate, probe writes included.
+		{groupMonitorRecording, "${C}:etcd_monitor_member_contact_error:voting_count", refusedVotingExpr},
 		{groupMonitorRecording, "${C}:etcd_monitor_cluster_revision:rate",
 			"max by (${C}) (rate(${mon etcd_monitor_cluster_revision}[${w.rate}]))"},
 
@@ -140,11 +154,28 @@ func alertDefs() []alertDef {
 		bytes      = "{{ $value | humanize1024 }}B"
 		number     = "{{ $value | humanize }}"
 	)
-	quorumAtRisk := `min by (${C}) (${mon etcd_monitor_cluster_failure_tolerance})
-and on (${C}) (
-    min by (${C}) (${mon etcd_monitor_cluster_failure_tolerance}) <= ${t.quorum_failure_tolerance}
+	// Voting members that refuse the monitor, recorded (refusedVotingExpr).
+	refusedVoting := "${C}:etcd_monitor_member_contact_error:voting_count"
+	// The failure tolerance with refusing members taken for healthy; the
+	// monitor's own (min over its replicas, the pessimistic one knows
+	// more) while none refuses.
+	tolerance := `(
+    min by (${C}) (${mon etcd_monitor_cluster_failure_tolerance})
+    unless on (${C}) ` + refusedVoting + ` > 0
   or
-    max by (${C}) (${mon etcd_monitor_cluster_members_healthy}) < ${t.min_healthy_members}
+    clamp_min(
+        min by (${C}) (${mon etcd_monitor_cluster_members_healthy})
+      + on (${C}) ` + refusedVoting + `
+      - on (${C}) max by (${C}) (${mon etcd_monitor_cluster_quorum_size}),
+      0
+    )
+)`
+	quorumAtRisk := `(
+    ` + tolerance + ` <= ${t.quorum_failure_tolerance}
+  or
+    ` + tolerance + `
+    and on (${C})
+    max by (${C}) (${mon etcd_monitor_cluster_members_healthy}) + on (${C}) ` + refusedVoting + ` < ${t.min_healthy_members}
 )
 and on (${C}) max by (${C}) (${mon etcd_monitor_cluster_members}) > 1`
 	// Quorum lost, in two rules of one name. When fewer voting members than
@@ -152,10 +183,19 @@ and on (${C}) max by (${C}) (${mon etcd_monitor_cluster_members}) > 1`
 	// enough (a rolling restart has a single member away), and the page goes
 	// out at the first evaluation: within 90s at a 30s scrape interval.
 	// Reads failing while a majority answers can also be a check caught in
-	// an election, so that waits for a second evaluation.
+	// an election: the monitor says so (electing, within its grace of a few
+	// election timeouts), and those checks do not count; the rest waits for
+	// a second evaluation. A member refusing the monitor answers, if not
+	// what the monitor wants: it counts as answering, and refusals that
+	// alone keep the healthy members below the quorum are no quorum loss
+	// (EtcdMonitorAccessDenied reports that the monitor cannot tell).
 	membersDown := `(
     count by (${C}) (
-      max by (${C}, member, endpoint) (${mon etcd_monitor_member_up}) == 1
+      (
+          max by (${C}, member, endpoint) (${mon etcd_monitor_member_up}) == 1
+        or
+          max by (${C}, member, endpoint) (${mon etcd_monitor_member_contact_error}) == 1
+      )
       unless on (${C}, member, endpoint) max by (${C}, member, endpoint) (${mon etcd_monitor_member_is_learner}) == 1
     )
   or
@@ -171,6 +211,12 @@ and on (${C}) (
 )
 unless on (${C}) (
 ` + membersDown + `
+)
+unless on (${C}) max by (${C}) (${mon etcd_monitor_cluster_electing}) == 1
+unless on (${C}) (
+    max by (${C}) (${mon etcd_monitor_cluster_members_healthy}) + on (${C}) ` + refusedVoting + `
+  >= on (${C}) max by (${C}) (${mon etcd_monitor_cluster_quorum_size})
+  and on (${C}) ` + refusedVoting + ` > 0
 )`
 	// Elections are counted from the raft term, which every election bumps
 	// and which the poll cannot miss, as max-min over the window: exact,
@@ -220,6 +266,8 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 	caExpiry := func(th string) string {
 		return `min by (${C}, role) (${mon etcd_monitor_tls_cert_not_after_timestamp_seconds role="ca"}) - time() < ` + th
 	}
+	accessDenied := "max by (${C}, member, endpoint, reason) (${mon etcd_monitor_member_contact_error}) == 1"
+	accessDeniedWhy := `{{ if eq $labels.reason "auth_failed" }}its user name or password is refused (a rotated password, a removed user){{ else }}the TLS handshake fails (the monitor's client certificate or the member's server certificate expired or replaced, a CA that does not match, or TLS on one side only){{ end }}.`
 	alarm := func(name string) string {
 		return `count by (${C}) (max by (${C}, member) (${mon etcd_monitor_member_alarm alarm="` + name + `"}) > 0)`
 	}
@@ -279,11 +327,33 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 			value:   number,
 		},
 
+		// A member refusing the monitor: its password or client
+		// certificate is wrong, not the member. Critical once the refusals
+		// hide whether the cluster has quorum (fewer than a quorum of
+		// voting members serve the monitor, counting those that refuse):
+		// a quorum loss would not page then.
+		{
+			group: groupMonitor, name: "EtcdMonitorAccessDenied", forKey: "monitor_access_denied", severity: "warning",
+			expr:    accessDenied,
+			summary: member + " refuses etcd-monitor ({{ $labels.reason }})",
+			desc:    OfMember + " has refused etcd-monitor for ${for} (contact_error = ${value}): " + accessDeniedWhy + " The member may well be up; the monitor sees none of its state, so it is counted neither as down nor as healthy.",
+			value:   number,
+		},
+		{
+			group: groupMonitor, name: "EtcdMonitorAccessDenied", forKey: "monitor_access_denied", severity: "critical",
+			expr:    accessDenied + "\nand on (${C})\nmax by (${C}) (${mon etcd_monitor_cluster_has_quorum}) == 0",
+			summary: cluster + ": etcd-monitor cannot tell whether the cluster has quorum",
+			desc:    OfMember + " has refused etcd-monitor for ${for} (contact_error = ${value}): " + accessDeniedWhy + " Too few voting members let the monitor in to see a quorum, so a quorum loss of " + cluster + " would not page.",
+			value:   number,
+		},
+
 		// Availability.
 		{
 			group: groupAvailability, name: "EtcdMemberUnreachable", forKey: "member_unreachable", severity: "warning",
 			// The `for` outlasts a member restart or a quick host reboot.
-			expr:    "max by (${C}, member, endpoint) (${mon etcd_monitor_member_up}) == 0",
+			// A member refusing the monitor is not down:
+			// EtcdMonitorAccessDenied.
+			expr:    "max by (${C}, member, endpoint) (${mon etcd_monitor_member_up}) == 0\nunless on (${C}, member, endpoint)\nmax by (${C}, member, endpoint) (${mon etcd_monitor_member_contact_error}) == 1",
 			summary: member + " is unreachable",
 			desc:    OfMember + " has not answered the monitor's Status call for ${for} (up = ${value}). The cluster tolerates one failure fewer.",
 			value:   number,
@@ -324,7 +394,9 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 		},
 		{
 			group: groupAvailability, name: "EtcdNoLeader", forKey: "no_leader", severity: "critical",
-			expr:    "max by (${C}) (${mon etcd_monitor_cluster_has_leader}) == 0",
+			// With no member answering and some refusing the monitor, the
+			// leader is unknown, not absent: EtcdMonitorAccessDenied.
+			expr:    "max by (${C}) (${mon etcd_monitor_cluster_has_leader}) == 0\nunless on (${C}) (\n  max by (${C}) (${mon etcd_monitor_member_up}) == 0\n  and on (${C}) max by (${C}) (${mon etcd_monitor_member_contact_error}) == 1\n)",
 			summary: cluster + " has no leader",
 			desc:    "The reachable members of " + cluster + " have not agreed on a leader for ${for} (has_leader = ${value}). The cluster cannot commit writes.",
 			value:   number,

@@ -133,6 +133,7 @@ type For struct {
 	MonitorStale            Duration `yaml:"monitor_stale"`
 	MonitorConfigReload     Duration `yaml:"monitor_config_reload_failed"`
 	MonitorShardsIncomplete Duration `yaml:"monitor_shards_incomplete"`
+	MonitorAccessDenied     Duration `yaml:"monitor_access_denied"`
 	MemberUnreachable       Duration `yaml:"member_unreachable"`
 	MemberPartitioned       Duration `yaml:"member_partitioned"`
 	QuorumAtRisk            Duration `yaml:"quorum_at_risk"`
@@ -277,6 +278,7 @@ func DefaultConfig() Config {
 			MonitorStale:            dur("1m"),
 			MonitorConfigReload:     dur("10m"),
 			MonitorShardsIncomplete: dur("5m"),
+			MonitorAccessDenied:     dur("10m"),
 			MemberUnreachable:       dur("5m"),
 			MemberPartitioned:       dur("2m"),
 			QuorumAtRisk:            dur("15m"),
