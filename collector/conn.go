@@ -499,7 +499,10 @@ func contactError(err error) string {
 	if s, ok := status.FromError(errors.Unwrap(err)); ok && s.Code() == codes.Unavailable {
 		msg = s.Message()
 	}
-	for _, m := range []string{"authentication handshake failed", "x509:", "tls:", "first record does not look like a TLS handshake"} {
+	// Only what the TLS layer says about certificates and protocol: gRPC's
+	// "authentication handshake failed" also wraps an EOF or a timeout from
+	// a member that is dying or hung, which is down, not refusing us.
+	for _, m := range []string{"x509:", "tls:", "first record does not look like a TLS handshake"} {
 		if strings.Contains(msg, m) {
 			return ContactTLSMismatch
 		}
