@@ -2,7 +2,8 @@
 GO            ?= go
 BIN           := $(CURDIR)/bin
 PKGS          := ./...
-# Pinned test-time tools, installed into ./bin when missing; never committed.
+# Pinned test-time tools (docs/architecture.md, "Where things live"),
+# installed into ./bin when missing; never committed.
 PROMETHEUS_VERSION   := v0.316.0
 ALERTMANAGER_VERSION := v0.28.1
 HELM_VERSION         := v3.22.0
