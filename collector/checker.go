@@ -81,6 +81,7 @@ type Checker struct {
 	extras  extras
 
 	probeMetrics *ProbeMetrics
+	sched        *Scheduler
 
 	// roundMu makes rounds run one at a time (the loop, or CheckOnce
 	// callers) and guards what only rounds touch.
@@ -109,6 +110,13 @@ type Option func(*Checker)
 // interval is positive), recording into pm.
 func WithProbeMetrics(pm *ProbeMetrics) Option {
 	return func(c *Checker) { c.probeMetrics = pm }
+}
+
+// WithScheduler shares s, the monitor's bound on rounds in flight and its
+// count of late and skipped rounds, with this checker. Without it the
+// checker's rounds are unbounded and their lateness is counted unexposed.
+func WithScheduler(s *Scheduler) Option {
+	return func(c *Checker) { c.sched = s }
 }
 
 // NewChecker prepares a checker; Start begins polling.
@@ -146,8 +154,11 @@ func NewChecker(cfg ClusterConfig, logger *slog.Logger, opts ...Option) *Checker
 	for _, o := range opts {
 		o(c)
 	}
+	if c.sched == nil {
+		c.sched = NewScheduler(0)
+	}
 	if c.probeMetrics != nil && cfg.Probe.Interval > 0 {
-		c.probers = newProberSet(cfg.Name, cfg.Probe, cfg.Conn.RequestTimeout, c.probeMetrics, c.recent, logger, c.leaseConn)
+		c.probers = newProberSet(cfg.Name, cfg.Probe, cfg.Conn.RequestTimeout, c.probeMetrics, c.sched, c.recent, logger, c.leaseConn)
 	}
 	return c
 }
@@ -185,8 +196,10 @@ func (c *Checker) Config() ClusterConfig { return c.cfg }
 func (c *Checker) Snapshot() *Snapshot { return c.snap.Load() }
 
 // Start polls every HealthCheckInterval until Close. The first round starts
-// at once but does not block Start: a cluster that is down at start must not
-// keep the exporter from serving.
+// at once (as soon as the scheduler has a slot) but does not block Start: a
+// cluster that is down at start must not keep the exporter from serving.
+// Later rounds run on the interval's grid at the cluster's own stable phase,
+// so a monitor's clusters do not all send their requests at once.
 func (c *Checker) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
@@ -194,19 +207,52 @@ func (c *Checker) Start() {
 	c.wg.Add(2)
 	go func() { defer c.wg.Done(); c.certLoop(ctx) }()
 	go func() { defer c.wg.Done(); c.hashKVLoop(ctx) }()
-	go func() {
-		defer close(c.done)
-		for {
-			start := time.Now()
-			c.CheckOnce(ctx)
-			wait := time.Until(start.Add(c.cfg.HealthCheckInterval))
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(max(wait, 0)):
-			}
+	go func() { defer close(c.done); c.loop(ctx) }()
+}
+
+// loop runs the check rounds. A round waits for the scheduler's slot at
+// most until its next slot, then it is skipped; a round that starts late or
+// overruns its interval is counted as the monitor's lateness. The request
+// timeouts of a round start once it has its slot.
+func (c *Checker) loop(ctx context.Context) {
+	iv := c.cfg.HealthCheckInterval
+	ph := phase(c.cfg.Name, iv)
+	due := time.Now()
+	first := true
+	for {
+		next := nextSlot(due, iv, ph)
+		if first {
+			// Not charged for starting between two slots.
+			next = nextSlot(due.Add(iv/2), iv, ph)
 		}
-	}()
+		ran := c.sched.acquireBy(ctx, next)
+		if ran {
+			if !first && time.Since(due) > lateAfter(iv) {
+				c.sched.markLate(c.cfg.Name, KindCheck)
+			}
+			c.CheckOnce(ctx)
+			c.sched.release()
+		} else if ctx.Err() == nil {
+			c.sched.markSkipped(c.cfg.Name, KindCheck, 1)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		first = false
+		if end := time.Now(); ran && !end.Before(next) {
+			// Overran: the slots it ran into are skipped, the next
+			// round takes the first slot ahead.
+			c.sched.markLate(c.cfg.Name, KindCheck)
+			c.sched.markSkipped(c.cfg.Name, KindCheck, int(end.Sub(next)/iv)+1)
+			next = nextSlot(end, iv, ph)
+		}
+		due = next
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(next)):
+		}
+	}
 }
 
 // Close stops polling and closes every connection, in order: the loops,
@@ -225,6 +271,7 @@ func (c *Checker) Close() {
 		}
 		c.members.close()
 		c.http.CloseIdleConnections()
+		c.sched.forget(c.cfg.Name)
 	})
 }
 
