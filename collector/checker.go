@@ -90,6 +90,14 @@ type Checker struct {
 	lastSeen map[uint64]time.Time
 	version  string
 
+	certsAt   time.Time   // last certificate read started; the loop's own
+	certsBusy atomic.Bool // a certificate read is in flight
+	// The cluster version's refresh, the rounds' own: when it was last
+	// read, and the members' versions and when they last changed.
+	verAsked   time.Time
+	verKey     string
+	verChanged time.Time
+
 	cancel    context.CancelFunc
 	done      chan struct{}
 	wg        sync.WaitGroup
@@ -133,11 +141,13 @@ func NewChecker(cfg ClusterConfig, logger *slog.Logger, opts ...Option) *Checker
 	if cfg.Probe.Interval > 0 && (cfg.Probe.Timeout <= 0 || cfg.Probe.Timeout > cfg.Probe.Interval) {
 		cfg.Probe.Timeout = min(cfg.Conn.RequestTimeout, cfg.Probe.Interval)
 	}
+	// HTTP (the cluster version, a quota on etcd before 3.6) is asked for
+	// about once a minute: a connection kept open for it would be a fourth
+	// connection per cluster and two goroutines, for a dial a minute saved.
 	tr := &http.Transport{
-		TLSClientConfig:     cfg.Conn.TLS(),
-		MaxIdleConnsPerHost: 1,
-		IdleConnTimeout:     2 * cfg.HealthCheckInterval,
-		DialContext:         (&net.Dialer{Timeout: cfg.Conn.DialTimeout}).DialContext,
+		TLSClientConfig:   cfg.Conn.TLS(),
+		DisableKeepAlives: true,
+		DialContext:       (&net.Dialer{Timeout: cfg.Conn.DialTimeout}).DialContext,
 	}
 	logger = logger.With("etcd_cluster", cfg.Name)
 	hc := &http.Client{Transport: tr, Timeout: cfg.Conn.RequestTimeout}
@@ -204,9 +214,10 @@ func (c *Checker) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.done = make(chan struct{})
-	c.wg.Add(2)
-	go func() { defer c.wg.Done(); c.certLoop(ctx) }()
-	go func() { defer c.wg.Done(); c.hashKVLoop(ctx) }()
+	if c.cfg.HashKVInterval > 0 {
+		c.wg.Add(1)
+		go func() { defer c.wg.Done(); c.hashKVLoop(ctx) }()
+	}
 	go func() { defer close(c.done); c.loop(ctx) }()
 }
 
@@ -230,8 +241,9 @@ func (c *Checker) loop(ctx context.Context) {
 			if !first && time.Since(due) > lateAfter(iv) {
 				c.sched.markLate(c.cfg.Name, KindCheck)
 			}
-			c.CheckOnce(ctx)
+			s := c.CheckOnce(ctx)
 			c.sched.release()
+			c.readCertsIfDue(ctx, s)
 		} else if ctx.Err() == nil {
 			c.sched.markSkipped(c.cfg.Name, KindCheck, 1)
 		}
@@ -253,6 +265,26 @@ func (c *Checker) loop(ctx context.Context) {
 		case <-time.After(time.Until(next)):
 		}
 	}
+}
+
+// readCertsIfDue reads the certificates after the first round and then
+// every certInterval, in a goroutine of its own for as long as it takes
+// (dials to hung members), so the rounds keep their schedule.
+func (c *Checker) readCertsIfDue(ctx context.Context, s *Snapshot) {
+	if s == nil || ctx.Err() != nil || time.Since(c.certsAt) < certInterval || c.certsBusy.Load() {
+		return
+	}
+	c.certsAt = time.Now()
+	c.certsBusy.Store(true)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer c.certsBusy.Store(false)
+		certs := c.readCerts(ctx, s)
+		c.extras.mu.Lock()
+		c.extras.certs = certs
+		c.extras.mu.Unlock()
+	}()
 }
 
 // Close stops polling and closes every connection, in order: the loops,
@@ -343,9 +375,29 @@ type versionResponse struct {
 	Cluster string `json:"etcdcluster"`
 }
 
-// clusterVersion asks the leader (or any member that is up) for /version;
-// it keeps the last known value when nobody answers.
+// versionRefresh is how often the cluster version is asked for while the
+// members' own versions stay the same: it changes only when the last member
+// of an upgrade is in, so asking every round would cost a connection per
+// round for nothing.
+const versionRefresh = time.Minute
+
+// clusterVersion asks the leader (or any member that is up) for /version,
+// every versionRefresh and in every round of the versionRefresh after the
+// members' versions changed (the leader decides the new cluster version
+// shortly after the last member is upgraded); it keeps the last known value
+// when nobody answers.
 func (c *Checker) clusterVersion(ctx context.Context, s *Snapshot) string {
+	vs := make([]string, 0, len(s.Members))
+	for _, m := range s.Members {
+		vs = append(vs, m.Version)
+	}
+	now := time.Now()
+	if key := strings.Join(vs, ","); key != c.verKey {
+		c.verKey, c.verChanged = key, now
+	}
+	if c.version != "" && now.Sub(c.verAsked) < versionRefresh && now.Sub(c.verChanged) > versionRefresh {
+		return c.version
+	}
 	var ep string
 	if l := s.Leader(); l != nil && l.Up {
 		ep = l.Endpoint
@@ -372,7 +424,7 @@ func (c *Checker) clusterVersion(ctx context.Context, s *Snapshot) string {
 	defer resp.Body.Close()
 	var v versionResponse
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&v); err == nil && v.Cluster != "" {
-		c.version = v.Cluster
+		c.version, c.verAsked = v.Cluster, now
 	}
 	return c.version
 }
