@@ -71,8 +71,8 @@ func (ps *proberSet) reconcile(s *Snapshot, members *memberSet) {
 		}
 	}
 	ps.mu.Lock()
-	defer ps.mu.Unlock()
 	if ps.stopped {
+		ps.mu.Unlock()
 		return
 	}
 	if ps.done == nil { // the driver starts with the first members to probe
@@ -87,7 +87,14 @@ func (ps *proberSet) reconcile(s *Snapshot, members *memberSet) {
 			delete(ps.probers, k)
 		}
 	}
+	ps.mu.Unlock()
+	// Outside the lock: a round in flight takes it as it ends.
 	stopAll(stopping)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.stopped {
+		return
+	}
 	for _, p := range stopping {
 		if !ps.hasProberForLocked(p.member) {
 			ps.metrics.forget(ps.cluster, p.member)

@@ -106,19 +106,23 @@ func TestStarvedMonitorCountsItselfNotEtcd(t *testing.T) {
 		t.Fatal("no slot")
 	}
 	failuresBefore := counterSum(t, reg, "etcd_monitor_probe_failures_total", nil)
-	lateBefore := counterSum(t, reg, "etcd_monitor_rounds_late_total", nil)
 	waitUntil(t, 15*time.Second, "skipped check and probe rounds counted", func() bool {
 		return counterSum(t, reg, "etcd_monitor_rounds_skipped_total", map[string]string{"kind": KindCheck}) >= 2 &&
 			counterSum(t, reg, "etcd_monitor_rounds_skipped_total", map[string]string{"kind": KindProbe}) >= 6
 	})
 	getsStarved := histCount(t, reg, c.Member(0).Name, OpGet)
+	// The check skip just counted happened at a check slot; the check
+	// round that waits since then is late once the slot comes free half
+	// an interval later.
+	lateBefore := counterSum(t, reg, "etcd_monitor_rounds_late_total", map[string]string{"kind": KindCheck})
+	time.Sleep(testInterval / 2)
 	sched.release()
 
-	// Fed again: rounds that waited for the slot started late, and every
-	// member is probed again.
-	waitUntil(t, 15*time.Second, "probes again and late rounds counted", func() bool {
+	// Fed again: the check round that waited for the slot started late,
+	// and every member is probed again.
+	waitUntil(t, 15*time.Second, "probes again and a late check round counted", func() bool {
 		return histCount(t, reg, c.Member(0).Name, OpGet) >= getsStarved+2 &&
-			counterSum(t, reg, "etcd_monitor_rounds_late_total", nil) > lateBefore
+			counterSum(t, reg, "etcd_monitor_rounds_late_total", map[string]string{"kind": KindCheck}) > lateBefore
 	})
 	if d := counterSum(t, reg, "etcd_monitor_probe_failures_total", nil) - failuresBefore; d != 0 {
 		t.Errorf("%v probe failures charged to the members while the monitor starved", d)
@@ -132,4 +136,59 @@ func TestStarvedMonitorCountsItselfNotEtcd(t *testing.T) {
 		counterSum(t, reg, "etcd_monitor_rounds_skipped_total", map[string]string{"kind": KindProbe}),
 		counterSum(t, reg, "etcd_monitor_rounds_late_total", map[string]string{"kind": KindCheck}),
 		counterSum(t, reg, "etcd_monitor_rounds_late_total", map[string]string{"kind": KindProbe}))
+}
+
+// A member that leaves while its probe round is in flight (a slow
+// member's rounds always are) is stopped without deadlocking the check
+// round that noticed it: the round's end takes the prober set's lock.
+func TestProberStopsMidRound(t *testing.T) {
+	c := startCluster(t, testetcd.Embedded, localetcd.Options{Members: 3})
+	pm := NewProbeMetrics()
+	ch := NewChecker(ClusterConfig{
+		Name: "main", Conn: connFor(t, c.Endpoints()), HealthCheckInterval: time.Hour,
+		Probe: ProbeConfig{Interval: testProbeInterval, Timeout: time.Second, Write: true},
+	}, testLogger(t), WithProbeMetrics(pm))
+	t.Cleanup(ch.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	slow := c.Member(2)
+	slow.DelayClient(300 * time.Millisecond)
+	defer slow.DelayClient(0)
+	s := ch.CheckOnce(ctx) // starts the probers; no loop re-adds them
+	if len(s.Members) != 3 {
+		t.Fatalf("want 3 members:\n%s", describe(s))
+	}
+	inFlight := func() bool {
+		ch.probers.mu.Lock()
+		defer ch.probers.mu.Unlock()
+		for _, p := range ch.probers.probers {
+			if p.member == slow.Name && p.running {
+				return true
+			}
+		}
+		return false
+	}
+	waitUntil(t, 15*time.Second, "a probe round in flight on the slow member", inFlight)
+	without := *s
+	without.Members = nil
+	for _, m := range s.Members {
+		if m.Name != slow.Name {
+			without.Members = append(without.Members, m)
+		}
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); ch.probers.reconcile(&without, ch.members) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		// Deadlocked: Close (in Cleanup) would wait for the same lock
+		// until the test binary's timeout; end here, with every stack.
+		panic("reconcile still waiting 10 s after a member with a round in flight left")
+	}
+	ch.probers.mu.Lock()
+	n := len(ch.probers.probers)
+	ch.probers.mu.Unlock()
+	if n != 2 {
+		t.Errorf("%d probers left, want 2", n)
+	}
 }
