@@ -81,6 +81,7 @@ type Checker struct {
 	extras  extras
 
 	probeMetrics *ProbeMetrics
+	sched        *Scheduler
 
 	// roundMu makes rounds run one at a time (the loop, or CheckOnce
 	// callers) and guards what only rounds touch.
@@ -88,6 +89,14 @@ type Checker struct {
 	hist     *history
 	lastSeen map[uint64]time.Time
 	version  string
+
+	certsAt   time.Time   // last certificate read started; the loop's own
+	certsBusy atomic.Bool // a certificate read is in flight
+	// The cluster version's refresh, the rounds' own: when it was last
+	// read, and the members' versions and when they last changed.
+	verAsked   time.Time
+	verKey     string
+	verChanged time.Time
 
 	cancel    context.CancelFunc
 	done      chan struct{}
@@ -111,6 +120,13 @@ func WithProbeMetrics(pm *ProbeMetrics) Option {
 	return func(c *Checker) { c.probeMetrics = pm }
 }
 
+// WithScheduler shares s, the monitor's bound on rounds in flight and its
+// count of late and skipped rounds, with this checker. Without it the
+// checker's rounds are unbounded and their lateness is counted unexposed.
+func WithScheduler(s *Scheduler) Option {
+	return func(c *Checker) { c.sched = s }
+}
+
 // NewChecker prepares a checker; Start begins polling.
 func NewChecker(cfg ClusterConfig, logger *slog.Logger, opts ...Option) *Checker {
 	if cfg.QuotaBackendBytes == 0 {
@@ -125,11 +141,13 @@ func NewChecker(cfg ClusterConfig, logger *slog.Logger, opts ...Option) *Checker
 	if cfg.Probe.Interval > 0 && (cfg.Probe.Timeout <= 0 || cfg.Probe.Timeout > cfg.Probe.Interval) {
 		cfg.Probe.Timeout = min(cfg.Conn.RequestTimeout, cfg.Probe.Interval)
 	}
+	// HTTP (the cluster version, a quota on etcd before 3.6) is asked for
+	// about once a minute: a connection kept open for it would be a fourth
+	// connection per cluster and two goroutines, for a dial a minute saved.
 	tr := &http.Transport{
-		TLSClientConfig:     cfg.Conn.TLS(),
-		MaxIdleConnsPerHost: 1,
-		IdleConnTimeout:     2 * cfg.HealthCheckInterval,
-		DialContext:         (&net.Dialer{Timeout: cfg.Conn.DialTimeout}).DialContext,
+		TLSClientConfig:   cfg.Conn.TLS(),
+		DisableKeepAlives: true,
+		DialContext:       (&net.Dialer{Timeout: cfg.Conn.DialTimeout}).DialContext,
 	}
 	logger = logger.With("etcd_cluster", cfg.Name)
 	hc := &http.Client{Transport: tr, Timeout: cfg.Conn.RequestTimeout}
@@ -146,8 +164,11 @@ func NewChecker(cfg ClusterConfig, logger *slog.Logger, opts ...Option) *Checker
 	for _, o := range opts {
 		o(c)
 	}
+	if c.sched == nil {
+		c.sched = NewScheduler(0)
+	}
 	if c.probeMetrics != nil && cfg.Probe.Interval > 0 {
-		c.probers = newProberSet(cfg.Name, cfg.Probe, cfg.Conn.RequestTimeout, c.probeMetrics, c.recent, logger, c.leaseConn)
+		c.probers = newProberSet(cfg.Name, cfg.Probe, cfg.Conn.RequestTimeout, c.probeMetrics, c.sched, c.recent, logger, c.leaseConn)
 	}
 	return c
 }
@@ -185,27 +206,84 @@ func (c *Checker) Config() ClusterConfig { return c.cfg }
 func (c *Checker) Snapshot() *Snapshot { return c.snap.Load() }
 
 // Start polls every HealthCheckInterval until Close. The first round starts
-// at once but does not block Start: a cluster that is down at start must not
-// keep the exporter from serving.
+// at once (as soon as the scheduler has a slot) but does not block Start: a
+// cluster that is down at start must not keep the exporter from serving.
+// Later rounds run on the interval's grid at the cluster's own stable phase,
+// so a monitor's clusters do not all send their requests at once.
 func (c *Checker) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.done = make(chan struct{})
-	c.wg.Add(2)
-	go func() { defer c.wg.Done(); c.certLoop(ctx) }()
-	go func() { defer c.wg.Done(); c.hashKVLoop(ctx) }()
-	go func() {
-		defer close(c.done)
-		for {
-			start := time.Now()
-			c.CheckOnce(ctx)
-			wait := time.Until(start.Add(c.cfg.HealthCheckInterval))
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(max(wait, 0)):
-			}
+	if c.cfg.HashKVInterval > 0 {
+		c.wg.Add(1)
+		go func() { defer c.wg.Done(); c.hashKVLoop(ctx) }()
+	}
+	go func() { defer close(c.done); c.loop(ctx) }()
+}
+
+// loop runs the check rounds. A round waits for the scheduler's slot at
+// most until its next slot, then it is skipped; a round that starts late or
+// overruns its interval is counted as the monitor's lateness. The request
+// timeouts of a round start once it has its slot.
+func (c *Checker) loop(ctx context.Context) {
+	iv := c.cfg.HealthCheckInterval
+	ph := phase(c.cfg.Name, iv)
+	due := time.Now()
+	first := true
+	for {
+		next := nextSlot(due, iv, ph)
+		if first {
+			// Not charged for starting between two slots.
+			next = nextSlot(due.Add(iv/2), iv, ph)
 		}
+		ran := c.sched.acquireBy(ctx, next)
+		if ran {
+			if !first && time.Since(due) > lateAfter(iv) {
+				c.sched.markLate(c.cfg.Name, KindCheck)
+			}
+			s := c.CheckOnce(ctx)
+			c.sched.release()
+			c.readCertsIfDue(ctx, s)
+		} else if ctx.Err() == nil {
+			c.sched.markSkipped(c.cfg.Name, KindCheck, 1)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		first = false
+		if end := time.Now(); ran && !end.Before(next) {
+			// Overran: the slots it ran into are skipped, the next
+			// round takes the first slot ahead.
+			c.sched.markLate(c.cfg.Name, KindCheck)
+			c.sched.markSkipped(c.cfg.Name, KindCheck, int(end.Sub(next)/iv)+1)
+			next = nextSlot(end, iv, ph)
+		}
+		due = next
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(next)):
+		}
+	}
+}
+
+// readCertsIfDue reads the certificates after the first round and then
+// every certInterval, in a goroutine of its own for as long as it takes
+// (dials to hung members), so the rounds keep their schedule.
+func (c *Checker) readCertsIfDue(ctx context.Context, s *Snapshot) {
+	if s == nil || ctx.Err() != nil || time.Since(c.certsAt) < certInterval || c.certsBusy.Load() {
+		return
+	}
+	c.certsAt = time.Now()
+	c.certsBusy.Store(true)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer c.certsBusy.Store(false)
+		certs := c.readCerts(ctx, s)
+		c.extras.mu.Lock()
+		c.extras.certs = certs
+		c.extras.mu.Unlock()
 	}()
 }
 
@@ -225,6 +303,7 @@ func (c *Checker) Close() {
 		}
 		c.members.close()
 		c.http.CloseIdleConnections()
+		c.sched.forget(c.cfg.Name)
 	})
 }
 
@@ -296,9 +375,29 @@ type versionResponse struct {
 	Cluster string `json:"etcdcluster"`
 }
 
-// clusterVersion asks the leader (or any member that is up) for /version;
-// it keeps the last known value when nobody answers.
+// versionRefresh is how often the cluster version is asked for while the
+// members' own versions stay the same: it changes only when the last member
+// of an upgrade is in, so asking every round would cost a connection per
+// round for nothing.
+const versionRefresh = time.Minute
+
+// clusterVersion asks the leader (or any member that is up) for /version,
+// every versionRefresh and in every round of the versionRefresh after the
+// members' versions changed (the leader decides the new cluster version
+// shortly after the last member is upgraded); it keeps the last known value
+// when nobody answers.
 func (c *Checker) clusterVersion(ctx context.Context, s *Snapshot) string {
+	vs := make([]string, 0, len(s.Members))
+	for _, m := range s.Members {
+		vs = append(vs, m.Version)
+	}
+	now := time.Now()
+	if key := strings.Join(vs, ","); key != c.verKey {
+		c.verKey, c.verChanged = key, now
+	}
+	if c.version != "" && now.Sub(c.verAsked) < versionRefresh && now.Sub(c.verChanged) > versionRefresh {
+		return c.version
+	}
 	var ep string
 	if l := s.Leader(); l != nil && l.Up {
 		ep = l.Endpoint
@@ -325,7 +424,7 @@ func (c *Checker) clusterVersion(ctx context.Context, s *Snapshot) string {
 	defer resp.Body.Close()
 	var v versionResponse
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&v); err == nil && v.Cluster != "" {
-		c.version = v.Cluster
+		c.version, c.verAsked = v.Cluster, now
 	}
 	return c.version
 }

@@ -415,25 +415,40 @@ func (c *memberConn) leaseGrant(ctx context.Context, ttl time.Duration) (int64, 
 	return id, err
 }
 
-func (c *memberConn) put(ctx context.Context, key, value []byte, lease int64) error {
-	return c.invoke(ctx, func(cc *grpc.ClientConn) error {
+// put, get and del are the probes' requests. Each reports how long its
+// request took from the moment it was sent: a login or a re-login before it
+// is not part of a latency.
+func (c *memberConn) put(ctx context.Context, key, value []byte, lease int64) (time.Duration, error) {
+	return c.timed(ctx, func(cc *grpc.ClientConn) error {
 		_, err := pb.NewKVClient(cc).Put(ctx, &pb.PutRequest{Key: key, Value: value, Lease: lease})
 		return err
 	})
 }
 
-func (c *memberConn) get(ctx context.Context, key []byte, serializable bool) error {
-	return c.invoke(ctx, func(cc *grpc.ClientConn) error {
+func (c *memberConn) get(ctx context.Context, key []byte, serializable bool) (time.Duration, error) {
+	return c.timed(ctx, func(cc *grpc.ClientConn) error {
 		_, err := pb.NewKVClient(cc).Range(ctx, &pb.RangeRequest{Key: key, Serializable: serializable})
 		return err
 	})
 }
 
-func (c *memberConn) del(ctx context.Context, key []byte) error {
-	return c.invoke(ctx, func(cc *grpc.ClientConn) error {
+func (c *memberConn) del(ctx context.Context, key []byte) (time.Duration, error) {
+	return c.timed(ctx, func(cc *grpc.ClientConn) error {
 		_, err := pb.NewKVClient(cc).DeleteRange(ctx, &pb.DeleteRangeRequest{Key: key})
 		return err
 	})
+}
+
+// timed invokes call and returns the duration of its last attempt.
+func (c *memberConn) timed(ctx context.Context, call func(cc *grpc.ClientConn) error) (time.Duration, error) {
+	var took time.Duration
+	err := c.invoke(ctx, func(cc *grpc.ClientConn) error {
+		start := time.Now()
+		err := call(cc)
+		took = time.Since(start)
+		return err
+	})
+	return took, err
 }
 
 // quotaMetric is the gauge etcd serves on its client URL with the backend

@@ -26,7 +26,7 @@ func perfProber(tb testing.TB) (*prober, *Checker, *localetcd.Cluster) {
 	s := ch.CheckOnce(ctx)
 	m := s.Members[0]
 	ps := newProberSet("perf", ProbeConfig{Interval: time.Hour, Timeout: 5 * time.Second, Write: true, KeyPrefix: DefaultProbeKeyPrefix},
-		5*time.Second, NewProbeMetrics(), ch.recent, testLoggerTB(tb), ch.leaseConn)
+		5*time.Second, NewProbeMetrics(), NewScheduler(0), ch.recent, testLoggerTB(tb), ch.leaseConn)
 	mc := ch.members.acquire(m.Endpoint)
 	tb.Cleanup(func() { mc.release(); ps.stop() })
 	p := &prober{set: ps, conn: mc, member: m.Label(), endpoint: m.Endpoint, key: []byte(DefaultProbeKeyPrefix + "perf")}
@@ -51,7 +51,7 @@ func BenchmarkProbeRound(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		before := p.set.recent.count(time.Time{}, time.Now().Add(time.Hour), OpPut, OpGet, OpGetSerializable, OpDelete)
 		start := time.Now()
-		p.round(ctx)
+		p.probe(ctx)
 		wall := time.Since(start)
 		var inCalls time.Duration
 		for _, s := range p.set.recent.samples {
@@ -86,7 +86,7 @@ func TestProbeLatencyMatchesClientv3(t *testing.T) {
 	var probe, plain []time.Duration
 	for i := 0; i < n; i++ {
 		// A B A B …: both see the same machine at the same moments.
-		if !p.op(ctx, OpGet, func(ctx context.Context) error { return p.conn.get(ctx, p.key, false) }) {
+		if !p.op(ctx, OpGet, func(ctx context.Context) (time.Duration, error) { return p.conn.get(ctx, p.key, false) }) {
 			t.Fatal("probe get failed")
 		}
 		s := p.set.recent.samples[[2]string{p.member, OpGet}]

@@ -1,6 +1,10 @@
 package collector
 
 import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,10 +18,53 @@ const (
 	OpDelete          = "delete"
 )
 
-// probeBuckets suit etcd: a healthy local write takes a millisecond or two,
-// the seed's critical threshold is 100 ms, and anything past a few seconds
-// is a timeout.
-var probeBuckets = []float64{.0005, .001, .002, .004, .008, .016, .025, .05, .1, .25, .5, 1, 2.5, 5}
+// DefaultProbeBuckets suit etcd: a healthy local write takes a millisecond
+// or two, the original etcd-monitor guide's critical threshold is 100 ms,
+// and anything past a few seconds is a timeout.
+var DefaultProbeBuckets = []float64{.0005, .001, .002, .004, .008, .016, .025, .05, .1, .25, .5, 1, 2.5, 5}
+
+// FleetProbeBuckets are a few classic buckets around the thresholds the
+// rules alert on, for monitors of many clusters: with 14 buckets the probe
+// histogram is three quarters of a cluster's series. Percentiles come from
+// the native histogram, which Prometheus scrapes alongside.
+var FleetProbeBuckets = []float64{.01, .1, 1}
+
+// ParseProbeBuckets reads the probe histogram's classic buckets as a flag
+// gives them: "default", "fleet" (FleetProbeBuckets), "none" (native
+// histogram only) or upper bounds in seconds, comma-separated, increasing.
+func ParseProbeBuckets(s string) ([]float64, error) {
+	switch strings.TrimSpace(s) {
+	case "", "default":
+		return DefaultProbeBuckets, nil
+	case "fleet":
+		return FleetProbeBuckets, nil
+	case "none":
+		return []float64{}, nil
+	}
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v <= 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+			return nil, fmt.Errorf("probe buckets %q: %q is not a positive number of seconds (or use default, fleet, none)", s, f)
+		}
+		if len(out) > 0 && v <= out[len(out)-1] {
+			return nil, fmt.Errorf("probe buckets %q: bounds must increase, %v follows %v", s, v, out[len(out)-1])
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// ProbeMetricsOption configures NewProbeMetrics.
+type ProbeMetricsOption func(*prometheus.HistogramOpts)
+
+// WithProbeBuckets sets the classic buckets of probe_duration_seconds. An
+// empty, non-nil slice exposes none: the histogram is then native only
+// (scraped with the protobuf format, as Prometheus 3 does by default), and a
+// text scrape shows only its _sum and _count.
+func WithProbeBuckets(b []float64) ProbeMetricsOption {
+	return func(o *prometheus.HistogramOpts) { o.Buckets = b }
+}
 
 // ProbeMetrics are the probers' metrics, shared by every cluster of a
 // monitor. Unlike the snapshot metrics they accumulate between scrapes.
@@ -28,19 +75,26 @@ type ProbeMetrics struct {
 }
 
 // NewProbeMetrics creates the probe metrics; register the result.
-func NewProbeMetrics() *ProbeMetrics {
+func NewProbeMetrics(opts ...ProbeMetricsOption) *ProbeMetrics {
+	ho := prometheus.HistogramOpts{
+		Namespace: namespace,
+		Name:      "probe_duration_seconds",
+		Help:      "Latency of successful synthetic probe requests, from when the request is sent, as a client of this member sees it.",
+		Buckets:   DefaultProbeBuckets,
+		// A native histogram as well: finer percentiles where the
+		// Prometheus server scrapes them, classic buckets elsewhere.
+		NativeHistogramBucketFactor:     1.1,
+		NativeHistogramMaxBucketNumber:  160,
+		NativeHistogramMinResetDuration: time.Hour,
+	}
+	for _, o := range opts {
+		o(&ho)
+	}
+	if ho.Buckets == nil {
+		ho.Buckets = DefaultProbeBuckets
+	}
 	return &ProbeMetrics{
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace,
-			Name:      "probe_duration_seconds",
-			Help:      "Latency of successful synthetic probe requests, as a client of this member sees it.",
-			Buckets:   probeBuckets,
-			// A native histogram as well: finer percentiles where the
-			// Prometheus server scrapes them, classic buckets elsewhere.
-			NativeHistogramBucketFactor:     1.1,
-			NativeHistogramMaxBucketNumber:  160,
-			NativeHistogramMinResetDuration: time.Hour,
-		}, append(append([]string(nil), memberLabels...), "operation")),
+		duration: prometheus.NewHistogramVec(ho, append(append([]string(nil), memberLabels...), "operation")),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "probe_failures_total",

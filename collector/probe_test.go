@@ -85,8 +85,8 @@ func TestProbesFillAndFailPerMember(t *testing.T) {
 	for _, mf := range mfs {
 		if mf.GetName() == "etcd_monitor_probe_duration_seconds" {
 			h := mf.GetMetric()[0].GetHistogram()
-			if len(h.GetBucket()) != len(probeBuckets) || h.GetSchema() == 0 && len(h.GetPositiveSpan()) == 0 && h.GetZeroCount() == 0 {
-				t.Errorf("want %d classic buckets and native spans, got %d buckets, schema %d, %d spans", len(probeBuckets), len(h.GetBucket()), h.GetSchema(), len(h.GetPositiveSpan()))
+			if len(h.GetBucket()) != len(DefaultProbeBuckets) || h.GetSchema() == 0 && len(h.GetPositiveSpan()) == 0 && h.GetZeroCount() == 0 {
+				t.Errorf("want %d classic buckets and native spans, got %d buckets, schema %d, %d spans", len(DefaultProbeBuckets), len(h.GetBucket()), h.GetSchema(), len(h.GetPositiveSpan()))
 			}
 		}
 	}

@@ -15,30 +15,42 @@ import (
 )
 
 // proberSet owns the probers (one per member), the lease their keys are
-// written with and the window of recent latencies.
+// written with and the window of recent latencies. One goroutine per
+// cluster drives the probe rounds: each member's rounds run on a grid of
+// the probe interval at the member's own stable phase, so the members of a
+// cluster, and the clusters of a monitor, are not probed all at once (the
+// probes would then measure their own burst). A round runs in a goroutine
+// of its own only while it is in flight.
 type proberSet struct {
 	cluster string
 	cfg     ProbeConfig
 	metrics *ProbeMetrics
+	sched   *Scheduler
 	recent  *latencyWindow
 	lease   *leaseKeeper
 	log     *probeLog
 	host    string
 
+	cancel context.CancelFunc // the driver's; set with done under mu
+	done   chan struct{}      // closed when the driver ends; nil before it starts
+	wake   chan struct{}      // a prober was added: the driver recomputes its timer
+
 	mu      sync.Mutex
 	probers map[string]*prober // by member ID, endpoint and role
+	stopped bool
 }
 
-func newProberSet(cluster string, cfg ProbeConfig, requestTimeout time.Duration, pm *ProbeMetrics, recent *latencyWindow,
-	logger *slog.Logger, pick func() *memberConn) *proberSet {
+func newProberSet(cluster string, cfg ProbeConfig, requestTimeout time.Duration, pm *ProbeMetrics, sched *Scheduler,
+	recent *latencyWindow, logger *slog.Logger, pick func() *memberConn) *proberSet {
 	host, _ := os.Hostname()
 	if host == "" {
 		host = "etcd-monitor"
 	}
 	return &proberSet{
-		cluster: cluster, cfg: cfg, metrics: pm, recent: recent, host: host,
+		cluster: cluster, cfg: cfg, metrics: pm, sched: sched, recent: recent, host: host,
 		lease:   newLeaseKeeper(probeLeaseTTL(cfg.Interval), requestTimeout, pick),
 		log:     newProbeLog(logger, cfg.KeyPrefix),
+		wake:    make(chan struct{}, 1),
 		probers: map[string]*prober{},
 	}
 }
@@ -59,7 +71,15 @@ func (ps *proberSet) reconcile(s *Snapshot, members *memberSet) {
 		}
 	}
 	ps.mu.Lock()
-	defer ps.mu.Unlock()
+	if ps.stopped {
+		ps.mu.Unlock()
+		return
+	}
+	if ps.done == nil { // the driver starts with the first members to probe
+		ctx, cancel := context.WithCancel(context.Background())
+		ps.cancel, ps.done = cancel, make(chan struct{})
+		go ps.drive(ctx)
+	}
 	var stopping []*prober
 	for k, p := range ps.probers {
 		if _, ok := want[k]; !ok {
@@ -67,13 +87,21 @@ func (ps *proberSet) reconcile(s *Snapshot, members *memberSet) {
 			delete(ps.probers, k)
 		}
 	}
+	ps.mu.Unlock()
+	// Outside the lock: a round in flight takes it as it ends.
 	stopAll(stopping)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.stopped {
+		return
+	}
 	for _, p := range stopping {
 		if !ps.hasProberForLocked(p.member) {
 			ps.metrics.forget(ps.cluster, p.member)
 			ps.recent.forget(p.member)
 		}
 	}
+	added := false
 	for k, m := range want {
 		if _, ok := ps.probers[k]; ok {
 			continue
@@ -82,7 +110,14 @@ func (ps *proberSet) reconcile(s *Snapshot, members *memberSet) {
 		if conn == nil {
 			continue
 		}
-		ps.probers[k] = ps.start(m, conn)
+		ps.probers[k] = ps.newProber(m, conn)
+		added = true
+	}
+	if added {
+		select {
+		case ps.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -95,8 +130,16 @@ func (ps *proberSet) hasProberForLocked(member string) bool {
 	return false
 }
 
-// stop ends every prober, then the lease keeper.
+// stop ends the driver, every prober, then the lease keeper.
 func (ps *proberSet) stop() {
+	ps.mu.Lock()
+	ps.stopped = true
+	cancel, done := ps.cancel, ps.done
+	ps.mu.Unlock()
+	if done != nil {
+		cancel()
+		<-done
+	}
 	ps.mu.Lock()
 	var all []*prober
 	for k, p := range ps.probers {
@@ -109,18 +152,64 @@ func (ps *proberSet) stop() {
 }
 
 func stopAll(ps []*prober) {
-	var wg sync.WaitGroup
 	for _, p := range ps {
-		wg.Add(1)
-		go func() { defer wg.Done(); p.stop() }()
+		p.cancel() // all at once: each may wait on a hung member
 	}
-	wg.Wait()
+	for _, p := range ps {
+		p.stop()
+	}
 }
 
-// prober runs synthetic requests against one member, on its own schedule,
-// through the member's long-lived connection, which it holds until it
-// stops. Rounds never overlap: the next one starts when both the interval
-// has passed and the last one has ended.
+// drive starts each prober's rounds at its slots. A slot whose previous
+// round is still running is skipped (and counted): rounds of one member
+// never overlap, and a hung member is not asked again and again.
+func (ps *proberSet) drive(ctx context.Context) {
+	defer close(ps.done)
+	iv := ps.cfg.Interval
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		var earliest time.Time
+		ps.mu.Lock()
+		for _, p := range ps.probers {
+			if !p.next.After(now) {
+				due := p.next
+				p.next = nextSlot(now, iv, p.phase)
+				// Slots that passed while the driver itself was held up.
+				missed := int(now.Sub(due) / iv)
+				if p.running {
+					missed++
+				} else {
+					p.running = true
+					p.wg.Add(1)
+					go p.round(due, p.next)
+				}
+				if missed > 0 {
+					ps.sched.markSkipped(ps.cluster, KindProbe, missed)
+				}
+			}
+			if earliest.IsZero() || p.next.Before(earliest) {
+				earliest = p.next
+			}
+		}
+		ps.mu.Unlock()
+		wait := time.Hour
+		if !earliest.IsZero() {
+			wait = max(time.Until(earliest), 0)
+		}
+		t.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-ps.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// prober probes one member through the member's long-lived connection,
+// which it holds until it stops.
 type prober struct {
 	set      *proberSet
 	conn     *memberConn
@@ -128,41 +217,59 @@ type prober struct {
 	endpoint string
 	learner  bool
 	key      []byte
+	phase    time.Duration
 
+	next    time.Time // the next slot; guarded by set.mu
+	running bool      // a round is in flight; guarded by set.mu
+
+	ctx    context.Context
 	cancel context.CancelFunc
-	done   chan struct{}
+	wg     sync.WaitGroup // the round in flight
 }
 
-func (ps *proberSet) start(m MemberState, conn *memberConn) *prober {
+func (ps *proberSet) newProber(m MemberState, conn *memberConn) *prober {
 	// One key per monitor host and member, so two monitor replicas do not
 	// overwrite each other's probes.
-	key := ps.cfg.KeyPrefix + ps.host + "/" + IDHex(m.ID)
+	id := IDHex(m.ID)
+	key := ps.cfg.KeyPrefix + ps.host + "/" + id
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &prober{
 		set: ps, conn: conn, member: m.Label(), endpoint: m.Endpoint, learner: m.Learner,
-		key: []byte(key), cancel: cancel, done: make(chan struct{}),
+		key: []byte(key), phase: phase(ps.cluster+"/"+id, ps.cfg.Interval), ctx: ctx, cancel: cancel,
 	}
-	go p.run(ctx)
+	p.next = nextSlot(time.Now(), ps.cfg.Interval, p.phase)
 	return p
 }
 
+// stop ends the prober once its round in flight has ended.
 func (p *prober) stop() {
 	p.cancel()
-	<-p.done
+	p.wg.Wait()
+	p.conn.release()
 }
 
-func (p *prober) run(ctx context.Context) {
-	defer close(p.done)
-	defer p.conn.release()
-	for {
-		start := time.Now()
-		p.round(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(max(time.Until(start.Add(p.set.cfg.Interval)), 0)):
+// round runs the round of one slot: it waits for a slot of the scheduler
+// until the next one is due (else the round is skipped, not failed), then
+// probes. The requests' timeouts start only once it has its slot.
+func (p *prober) round(due, next time.Time) {
+	defer func() {
+		p.set.mu.Lock()
+		p.running = false
+		p.set.mu.Unlock()
+		p.wg.Done()
+	}()
+	ps := p.set
+	if !ps.sched.acquireBy(p.ctx, next) {
+		if p.ctx.Err() == nil {
+			ps.sched.markSkipped(ps.cluster, KindProbe, 1)
 		}
+		return
 	}
+	defer ps.sched.release()
+	if time.Since(due) > lateAfter(ps.cfg.Interval) {
+		ps.sched.markLate(ps.cluster, KindProbe)
+	}
+	p.probe(p.ctx)
 }
 
 // errNoLease: no probe lease could be had in time. The lease is granted
@@ -170,7 +277,8 @@ func (p *prober) run(ctx context.Context) {
 // write probes of the round are skipped, not counted.
 var errNoLease = errors.New("no probe lease yet")
 
-func (p *prober) round(ctx context.Context) {
+// probe sends the requests of one round, one after another.
+func (p *prober) probe(ctx context.Context) {
 	cfg := p.set.cfg
 	ok := true
 	write := cfg.Write && !p.learner
@@ -185,16 +293,16 @@ func (p *prober) round(ctx context.Context) {
 		}
 	}
 	if write {
-		ok = p.op(ctx, OpPut, func(ctx context.Context) error {
+		ok = p.op(ctx, OpPut, func(ctx context.Context) (time.Duration, error) {
 			return p.conn.put(ctx, p.key, []byte(time.Now().UTC().Format(time.RFC3339Nano)), lease)
 		}) && ok
 	}
 	if !p.learner { // learners refuse linearizable reads
-		ok = p.op(ctx, OpGet, func(ctx context.Context) error { return p.conn.get(ctx, p.key, false) }) && ok
+		ok = p.op(ctx, OpGet, func(ctx context.Context) (time.Duration, error) { return p.conn.get(ctx, p.key, false) }) && ok
 	}
-	ok = p.op(ctx, OpGetSerializable, func(ctx context.Context) error { return p.conn.get(ctx, p.key, true) }) && ok
+	ok = p.op(ctx, OpGetSerializable, func(ctx context.Context) (time.Duration, error) { return p.conn.get(ctx, p.key, true) }) && ok
 	if write {
-		ok = p.op(ctx, OpDelete, func(ctx context.Context) error { return p.conn.del(ctx, p.key) }) && ok
+		ok = p.op(ctx, OpDelete, func(ctx context.Context) (time.Duration, error) { return p.conn.del(ctx, p.key) }) && ok
 	}
 	if ctx.Err() != nil {
 		return
@@ -202,16 +310,16 @@ func (p *prober) round(ctx context.Context) {
 	p.set.metrics.success.WithLabelValues(p.set.cluster, p.member, p.endpoint).Set(b2f(ok))
 }
 
-// op times one request. Its duration is observed only on success and only
-// within the timeout: a request slower than the timeout is a timeout even if
-// it returned.
-func (p *prober) op(ctx context.Context, op string, f func(context.Context) error) bool {
+// op runs one request; f reports how long the request took from the
+// moment it was sent (a login it needed first is not part of it). Its
+// duration is observed only on success and only within the timeout: a
+// request slower than the timeout is a timeout even if it returned.
+func (p *prober) op(ctx context.Context, op string, f func(context.Context) (time.Duration, error)) bool {
 	ps := p.set
 	timeout := ps.cfg.Timeout
 	octx, cancel := context.WithTimeout(ctx, timeout)
-	start := time.Now()
-	err := f(octx)
-	d := time.Since(start)
+	d, err := f(octx)
+	start := time.Now().Add(-d)
 	cancel()
 	if ctx.Err() != nil {
 		return false // shutting down: not the member's fault

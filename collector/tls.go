@@ -34,25 +34,6 @@ type CertExpiry struct {
 // rotation, not every health check.
 const certInterval = time.Minute
 
-func (c *Checker) certLoop(ctx context.Context) {
-	for {
-		if s := c.Snapshot(); s != nil {
-			certs := c.readCerts(ctx, s)
-			c.extras.mu.Lock()
-			c.extras.certs = certs
-			c.extras.mu.Unlock()
-			if !sleepCtx(ctx, certInterval) {
-				return
-			}
-			continue
-		}
-		// No snapshot yet: try again shortly.
-		if !sleepCtx(ctx, min(c.cfg.HealthCheckInterval, time.Second)) {
-			return
-		}
-	}
-}
-
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	select {
 	case <-ctx.Done():

@@ -1,0 +1,134 @@
+package collector
+
+import (
+	"context"
+	"hash/fnv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Kinds of round, the `kind` label of the scheduling metrics.
+const (
+	KindCheck = "check"
+	KindProbe = "probe"
+)
+
+// DefaultMaxInFlightRounds bounds the rounds (a cluster's check round, one
+// member's probe round) a monitor runs at once. A round normally takes a few
+// milliseconds, so a thousand clusters of three members at the default
+// intervals keep about ten in flight; the rest of the room is for rounds
+// that wait on hung members until their timeout.
+const DefaultMaxInFlightRounds = 256
+
+// phase is a stable offset in [0, interval) for key (a cluster's name, or
+// its name and a member's). Rounds run on the grid epoch + phase + k *
+// interval, so clusters and members are spread over the interval instead of
+// all sending at once, and the spread is the same after a restart.
+func phase(key string, interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(key))
+	return time.Duration(h.Sum64() % uint64(interval))
+}
+
+// nextSlot is the first time after t on the grid of interval and phase.
+func nextSlot(t time.Time, interval, phase time.Duration) time.Time {
+	ns := t.UnixNano() - int64(phase)
+	k := ns / int64(interval)
+	if ns >= 0 {
+		k++
+	}
+	return time.Unix(0, k*int64(interval)+int64(phase))
+}
+
+// lateAfter is how far past its slot a round may start before it counts as
+// late: timers and the scheduler add some slack on a loaded machine.
+func lateAfter(interval time.Duration) time.Duration {
+	return min(max(interval/10, 50*time.Millisecond), time.Second)
+}
+
+// Scheduler is shared by every checker of a monitor: it bounds the rounds
+// in flight and counts the rounds the monitor itself could not run on time.
+// Time a round waits here is never part of a latency or a request timeout:
+// those start once the round has its slot. Register it to expose the
+// metrics.
+type Scheduler struct {
+	slots   chan struct{}
+	late    *prometheus.CounterVec
+	skipped *prometheus.CounterVec
+}
+
+// NewScheduler bounds the rounds in flight to maxInFlight (<= 0: unbounded).
+func NewScheduler(maxInFlight int) *Scheduler {
+	s := &Scheduler{
+		late: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "rounds_late_total",
+			Help:      "Check or probe rounds the monitor started late or that overran their interval: the monitor fell behind, not etcd.",
+		}, []string{LabelCluster, "kind"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "rounds_skipped_total",
+			Help:      "Check or probe rounds the monitor did not run because the previous one was still running or no slot was free in time; not counted against etcd.",
+		}, []string{LabelCluster, "kind"}),
+	}
+	if maxInFlight > 0 {
+		s.slots = make(chan struct{}, maxInFlight)
+	}
+	return s
+}
+
+// acquire waits for a slot until ctx ends; false if none was had.
+func (s *Scheduler) acquire(ctx context.Context) bool {
+	if s.slots == nil {
+		return ctx.Err() == nil
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *Scheduler) release() {
+	if s.slots != nil {
+		<-s.slots
+	}
+}
+
+// acquireBy waits for a slot until the deadline (the round's next slot) or
+// ctx ends.
+func (s *Scheduler) acquireBy(ctx context.Context, deadline time.Time) bool {
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	return s.acquire(dctx)
+}
+
+func (s *Scheduler) markLate(cluster, kind string) { s.late.WithLabelValues(cluster, kind).Inc() }
+
+func (s *Scheduler) markSkipped(cluster, kind string, n int) {
+	s.skipped.WithLabelValues(cluster, kind).Add(float64(n))
+}
+
+// forget drops a cluster's series (it is no longer watched).
+func (s *Scheduler) forget(cluster string) {
+	l := prometheus.Labels{LabelCluster: cluster}
+	s.late.DeletePartialMatch(l)
+	s.skipped.DeletePartialMatch(l)
+}
+
+// Describe implements prometheus.Collector.
+func (s *Scheduler) Describe(ch chan<- *prometheus.Desc) {
+	s.late.Describe(ch)
+	s.skipped.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (s *Scheduler) Collect(ch chan<- prometheus.Metric) {
+	s.late.Collect(ch)
+	s.skipped.Collect(ch)
+}
