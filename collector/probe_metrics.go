@@ -61,7 +61,7 @@ type ProbeMetricsOption func(*prometheus.HistogramOpts)
 // WithProbeBuckets sets the classic buckets of probe_duration_seconds. An
 // empty, non-nil slice exposes none: the histogram is then native only
 // (scraped with the protobuf format, as Prometheus 3 does by default), and a
-// text scrape shows only its _sum and _count.
+// text scrape shows only its _sum, _count and the +Inf bucket.
 func WithProbeBuckets(b []float64) ProbeMetricsOption {
 	return func(o *prometheus.HistogramOpts) { o.Buckets = b }
 }

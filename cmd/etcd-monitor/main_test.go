@@ -101,6 +101,8 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"shard index out of range", nil, []string{"--shard.count=2", "--shard.index=2"}, "--shard.index"},
 		{"negative shard index", nil, []string{"--shard.index=-1"}, "--shard.index"},
 		{"negative watch interval", nil, []string{"--config.watch-interval=-1s"}, "--config.watch-interval"},
+		{"unknown probe buckets", nil, []string{"--probe.buckets=few"}, "--probe.buckets"},
+		{"probe buckets out of order", nil, []string{"--probe.buckets=0.1,0.05"}, "--probe.buckets"},
 	}
 	if os.Geteuid() != 0 { // root reads any file
 		cases = append(cases, struct {

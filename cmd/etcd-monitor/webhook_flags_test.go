@@ -32,7 +32,7 @@ func TestWebhookFlags(t *testing.T) {
 		{[]string{"demo", "--alerts.webhook-token-file=" + filepath.Join(dir, "missing")}, 2, "--alerts.webhook-token-file"},
 		{[]string{"serve", "--alerts.history-bytes=1KiB", "--config.check"}, 2, "--alerts.history-bytes: want 64KiB to 1GiB"},
 		{[]string{"serve", "--alerts.history-bytes=2GiB", "--config.check"}, 2, "--alerts.history-bytes"},
-		{[]string{"serve", "--alerts.history-bytes=lots", "--config.check"}, 2, "--alerts.history-bytes: want a size"},
+		{[]string{"serve", "--alerts.history-bytes=lots", "--config.check"}, 2, "--alerts.history-bytes: \"lots\" is not a size"},
 		{[]string{"serve", "--alerts.webhook-token-file=" + good, "--alerts.history-bytes=16MiB", "--config.check"}, 0, ""},
 	}
 	for _, tc := range cases {

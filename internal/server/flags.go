@@ -34,6 +34,7 @@ type Flags struct {
 	benchmarkAPI  *bool
 	clusters      *clusterconfig.Flags
 	alerts        *alertFlags
+	probeBuckets  *probeBuckets
 }
 
 // RegisterFlags adds the monitor flags to a command that starts the cluster
@@ -50,6 +51,7 @@ func registerFlags(cmd *kingpin.CmdClause, o clusterconfig.Options) *Flags {
 	f.telemetryPath = cmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	f.benchmarkAPI = cmd.Flag("web.enable-benchmark-api", "Serve POST /api/v1/performance/benchmark, which writes load into the watched cluster (bounded: 100k requests, 1 minute, 200 clients, one run at a time).").Bool()
 	f.alerts = registerAlertFlags(cmd)
+	f.probeBuckets = registerProbeBucketFlag(cmd)
 	return f
 }
 
@@ -166,7 +168,7 @@ func (f *Flags) serveOptions() (Options, error) {
 }
 
 func (f *Flags) options(path string, clusters ...collector.ClusterConfig) Options {
-	o := Options{TelemetryPath: path, Clusters: clusters, Alerts: f.alerts.options()}
+	o := Options{TelemetryPath: path, Clusters: clusters, Alerts: f.alerts.options(), ProbeBuckets: f.probeBuckets.buckets}
 	if *f.benchmarkAPI {
 		o.Benchmark = true
 	}

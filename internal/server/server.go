@@ -50,6 +50,9 @@ type Options struct {
 	Config *ConfigSource
 	// Lifecycle serves POST /-/reload (--web.enable-lifecycle).
 	Lifecycle bool
+	// ProbeBuckets are the probe histogram's classic buckets (nil: the
+	// default; empty: none, the native histogram only).
+	ProbeBuckets []float64
 }
 
 // Monitor is a running set of checkers and the registry that exposes them.
@@ -170,7 +173,11 @@ func (m *Monitor) Apply(clusters []collector.ClusterConfig) Changes {
 		} else {
 			ch.Added = append(ch.Added, c.Name)
 		}
-		pm := collector.NewProbeMetrics()
+		var pmOpts []collector.ProbeMetricsOption
+		if m.opts.ProbeBuckets != nil {
+			pmOpts = append(pmOpts, collector.WithProbeBuckets(m.opts.ProbeBuckets))
+		}
+		pm := collector.NewProbeMetrics(pmOpts...)
 		nw := &watched{checker: collector.NewChecker(c, m.logger, collector.WithProbeMetrics(pm)), probes: pm, key: key}
 		next = append(next, nw)
 		start = append(start, nw.checker)

@@ -8,9 +8,9 @@ import (
 	"strconv"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/alecthomas/units"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
+	"github.com/etcd-monitor/etcd-monitor/internal/bytesize"
 )
 
 // AlertOptions configure the alert webhook and its history.
@@ -33,7 +33,7 @@ type alertFlags struct {
 func registerAlertFlags(cmd *kingpin.CmdClause) *alertFlags {
 	f := &alertFlags{historyBytes: alerthistory.DefaultMaxBytes}
 	cmd.Flag("alerts.history-bytes", fmt.Sprintf("Memory budget of the alert history (POST /api/v1/alerts), e.g. 4MiB: the oldest alerts are dropped first; at most %d alerts are kept either way.", alerthistory.DefaultMaxEntries)).
-		Default(units.Base2Bytes(alerthistory.DefaultMaxBytes).String()).SetValue(&f.historyBytes)
+		Default(bytesize.Exact(alerthistory.DefaultMaxBytes)).SetValue(&f.historyBytes)
 	cmd.Flag("alerts.webhook-token-file", "File holding the bearer token POST /api/v1/alerts requires (Alertmanager: http_config.authorization.credentials_file); without it, anyone who can reach the port can write the alert history.").
 		PlaceHolder("FILE").SetValue(&f.token)
 	return f
@@ -49,12 +49,12 @@ func (f *alertFlags) options() AlertOptions {
 type historyBytes int
 
 func (h *historyBytes) Set(s string) error {
-	v, err := units.ParseBase2Bytes(s)
+	v, err := bytesize.Parse(s)
 	if err != nil {
-		return fmt.Errorf("want a size such as 4MiB, got %q", s)
+		return err
 	}
-	if v < alerthistory.MinMaxBytes || v > units.GiB {
-		return fmt.Errorf("want %s to 1GiB, got %s", units.Base2Bytes(alerthistory.MinMaxBytes), s)
+	if v < alerthistory.MinMaxBytes || v > 1<<30 {
+		return fmt.Errorf("want %s to 1GiB, got %s", bytesize.Exact(alerthistory.MinMaxBytes), s)
 	}
 	*h = historyBytes(v)
 	return nil
