@@ -415,6 +415,15 @@ func (c *memberConn) leaseGrant(ctx context.Context, ttl time.Duration) (int64, 
 	return id, err
 }
 
+// leaseRevoke ends the probe lease, and with it any probe key still written
+// under it (keys are only ever put with this monitor's lease).
+func (c *memberConn) leaseRevoke(ctx context.Context, id int64) error {
+	return c.invoke(ctx, func(cc *grpc.ClientConn) error {
+		_, err := pb.NewLeaseClient(cc).LeaseRevoke(ctx, &pb.LeaseRevokeRequest{ID: id})
+		return err
+	})
+}
+
 // put, get and del are the probes' requests. Each reports how long its
 // request took from the moment it was sent: a login or a re-login before it
 // is not part of a latency.

@@ -486,7 +486,24 @@ func (k *leaseKeeper) grant(done chan struct{}) {
 	close(done)
 }
 
+// stop waits for a grant in flight, then revokes the lease, so a cluster
+// that is removed (or a monitor that stops) leaves no probe key behind, not
+// even one a round cut short between its put and its delete. The revoke
+// has its own deadline: a cluster that cannot answer lets the lease expire.
 func (k *leaseKeeper) stop() {
 	k.cancel()
 	k.wg.Wait()
+	k.mu.Lock()
+	id, pick := k.id, k.pick
+	k.id = 0
+	k.mu.Unlock()
+	if id == 0 {
+		return
+	}
+	if conn := pick(); conn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
+		_ = conn.leaseRevoke(ctx, id) // an expired or unreachable lease ends by its TTL anyway
+		cancel()
+		conn.release()
+	}
 }
