@@ -2,7 +2,6 @@ package rules
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,47 +9,26 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
-)
 
-var update = flag.Bool("update", false, "rewrite the committed rule files in rules/ from DefaultConfig")
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/golden"
+)
 
 // The committed files are what users deploy and what the promtool tests
 // test, so they must be exactly the generator's output.
 func TestGeneratedFilesUpToDate(t *testing.T) {
-	if *update {
-		if err := WriteFiles(".", DefaultConfig()); err != nil {
-			t.Fatal(err)
-		}
-	}
 	dir := t.TempDir()
 	if err := WriteFiles(dir, DefaultConfig()); err != nil {
 		t.Fatal(err)
 	}
+	want := map[string][]byte{}
 	for _, name := range []string{FileDefault, FileFast, FilePrometheusRule} {
-		want, err := os.ReadFile(filepath.Join(dir, name))
+		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatalf("%v: regenerate with: go test ./rules -run TestGeneratedFilesUpToDate -update", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("rules/%s differs from a fresh render of the default config (first difference at line %d); "+
-				"regenerate with: go test ./rules -run TestGeneratedFilesUpToDate -update (or go generate ./rules)",
-				name, firstDiffLine(got, want))
-		}
+		want[name] = b
 	}
-}
-
-func firstDiffLine(a, b []byte) int {
-	al, bl := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
-	for i := range min(len(al), len(bl)) {
-		if al[i] != bl[i] {
-			return i + 1
-		}
-	}
-	return min(len(al), len(bl)) + 1
+	golden.Files(t, ".", want, "", "go test ./rules -run TestGeneratedFilesUpToDate -update (or go generate ./rules)")
 }
 
 // config.yml documents the defaults; it must not drift from DefaultConfig.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
-	"github.com/etcd-monitor/etcd-monitor/internal/status/statustest"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/statustest"
 )
 
 // FuzzAPI sends arbitrary requests to every route: no input may panic the

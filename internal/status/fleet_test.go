@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
-	"github.com/etcd-monitor/etcd-monitor/internal/status/statustest"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/statustest"
 )
 
 func fleet(n int, at time.Time) []status.Source {

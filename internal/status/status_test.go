@@ -9,7 +9,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
-	"github.com/etcd-monitor/etcd-monitor/internal/status/statustest"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/statustest"
 )
 
 var now = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
-	"github.com/etcd-monitor/etcd-monitor/internal/status/statustest"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/statustest"
 )
 
 // fleet is n hand-built 3-member clusters in statustest.Fleet's mix.
