@@ -14,8 +14,8 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
-	"github.com/etcd-monitor/etcd-monitor/internal/testenv/statustest"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/httpget"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/statustest"
 )
 
 // serve starts the API over real HTTP on loopback in front of the given

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
-	"github.com/etcd-monitor/etcd-monitor/internal/testenv/statustest"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/httpget"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/statustest"
 )
 
 func fleetSources(n int, at time.Time) []status.Source {
