@@ -103,6 +103,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"negative watch interval", nil, []string{"--config.watch-interval=-1s"}, "--config.watch-interval"},
 		{"unknown probe buckets", nil, []string{"--probe.buckets=few"}, "--probe.buckets"},
 		{"probe buckets out of order", nil, []string{"--probe.buckets=0.1,0.05"}, "--probe.buckets"},
+		{"no round may run", nil, []string{"--rounds.max-in-flight=0"}, "--rounds.max-in-flight"},
 	}
 	if os.Geteuid() != 0 { // root reads any file
 		cases = append(cases, struct {

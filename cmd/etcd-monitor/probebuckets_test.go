@@ -49,3 +49,26 @@ func TestProbeBucketsFlag(t *testing.T) {
 		})
 	}
 }
+
+// One slot for every round of the process: the rounds queue in the monitor,
+// and the wait shows as the monitor's own lateness, while the member stays
+// up and healthy.
+func TestMaxRoundsInFlightFlag(t *testing.T) {
+	c := testetcd.Start(t, localetcd.Options{Members: 1})
+	base, _ := startServe(t, "--etcd.endpoints="+c.Endpoints()[0], "--probe.interval=100ms",
+		"--health-check-interval=100ms", "--rounds.max-in-flight=1")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		body := scrape(t, base+"/metrics")
+		_, late := seriesValue(body, "etcd_monitor_rounds_late_total")
+		_, skipped := seriesValue(body, "etcd_monitor_rounds_skipped_total")
+		healthy, _ := seriesValue(body, "etcd_monitor_member_healthy")
+		if (late || skipped) && healthy == "1" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("with one slot for every round, no late or skipped round counted (or the member not healthy) within 30s:\n%s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

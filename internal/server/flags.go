@@ -35,6 +35,7 @@ type Flags struct {
 	clusters      *clusterconfig.Flags
 	alerts        *alertFlags
 	probeBuckets  *probeBuckets
+	maxRounds     *int
 }
 
 // RegisterFlags adds the monitor flags to a command that starts the cluster
@@ -52,6 +53,7 @@ func registerFlags(cmd *kingpin.CmdClause, o clusterconfig.Options) *Flags {
 	f.benchmarkAPI = cmd.Flag("web.enable-benchmark-api", "Serve POST /api/v1/performance/benchmark, which writes load into the watched cluster (bounded: 100k requests, 1 minute, 200 clients, one run at a time).").Bool()
 	f.alerts = registerAlertFlags(cmd)
 	f.probeBuckets = registerProbeBucketFlag(cmd)
+	f.maxRounds = registerMaxRoundsFlag(cmd)
 	return f
 }
 
@@ -168,7 +170,7 @@ func (f *Flags) serveOptions() (Options, error) {
 }
 
 func (f *Flags) options(path string, clusters ...collector.ClusterConfig) Options {
-	o := Options{TelemetryPath: path, Clusters: clusters, Alerts: f.alerts.options(), ProbeBuckets: f.probeBuckets.buckets}
+	o := Options{TelemetryPath: path, Clusters: clusters, Alerts: f.alerts.options(), ProbeBuckets: f.probeBuckets.buckets, MaxRoundsInFlight: *f.maxRounds}
 	if *f.benchmarkAPI {
 		o.Benchmark = true
 	}

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -15,6 +17,31 @@ type probeBuckets struct {
 	spec    string
 	buckets []float64
 }
+
+// registerMaxRoundsFlag: the rounds in flight across every cluster, so that a
+// fleet's rounds queue in the monitor, where the wait is counted as the
+// monitor's (etcd_monitor_rounds_late_total, …_skipped_total), rather than
+// pile up as requests whose timeouts would be charged to etcd.
+func registerMaxRoundsFlag(cmd *kingpin.CmdClause) *int {
+	n := new(positiveInt)
+	cmd.Flag("rounds.max-in-flight", "Most check and probe rounds in flight at once, across all clusters; a round that gets no slot before its next one is skipped and counted in etcd_monitor_rounds_skipped_total, never against etcd.").
+		Default(strconv.Itoa(collector.DefaultMaxInFlightRounds)).SetValue(n)
+	return (*int)(n)
+}
+
+// positiveInt is a count of at least 1.
+type positiveInt int
+
+func (p *positiveInt) Set(s string) error {
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 1 {
+		return fmt.Errorf("want a whole number of at least 1, got %q", s)
+	}
+	*p = positiveInt(v)
+	return nil
+}
+
+func (p *positiveInt) String() string { return strconv.Itoa(int(*p)) }
 
 func registerProbeBucketFlag(cmd *kingpin.CmdClause) *probeBuckets {
 	b := &probeBuckets{spec: "default", buckets: collector.DefaultProbeBuckets}

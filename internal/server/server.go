@@ -53,6 +53,9 @@ type Options struct {
 	// ProbeBuckets are the probe histogram's classic buckets (nil: the
 	// default; empty: none, the native histogram only).
 	ProbeBuckets []float64
+	// MaxRoundsInFlight bounds the check and probe rounds running at once
+	// across all clusters (0: collector.DefaultMaxInFlightRounds).
+	MaxRoundsInFlight int
 }
 
 // Monitor is a running set of checkers and the registry that exposes them.
@@ -72,6 +75,7 @@ type Monitor struct {
 	applyMu    sync.Mutex
 	started    bool
 	benchmarks *api.Benchmarks
+	sched      *collector.Scheduler
 	reload     reloadMetrics
 	state      reloadState
 	// api and page are rebuilt over the new set at every Apply.
@@ -89,6 +93,12 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 	}
 	m := &Monitor{opts: opts, logger: logger}
 	m.reload = newReloadMetrics(opts.Shard)
+	if opts.MaxRoundsInFlight <= 0 {
+		opts.MaxRoundsInFlight = collector.DefaultMaxInFlightRounds
+	}
+	// One scheduler for every cluster, across reloads: the bound is the
+	// process's, and its counters are the monitor's own lateness.
+	m.sched = collector.NewScheduler(opts.MaxRoundsInFlight)
 	// Our own registry: in demo mode, etcd's in-process servers register
 	// their metrics on the default one, and those belong to etcd's /metrics.
 	m.Registry = prometheus.NewRegistry()
@@ -99,6 +109,7 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 		collector.NewClusterCollector(&m.fleet),
 		probeCollector{&m.fleet},
 		m.reload,
+		m.sched,
 	)
 	var historyOpts []alerthistory.Option
 	if opts.Alerts.HistoryBytes > 0 {
@@ -178,7 +189,7 @@ func (m *Monitor) Apply(clusters []collector.ClusterConfig) Changes {
 			pmOpts = append(pmOpts, collector.WithProbeBuckets(m.opts.ProbeBuckets))
 		}
 		pm := collector.NewProbeMetrics(pmOpts...)
-		nw := &watched{checker: collector.NewChecker(c, m.logger, collector.WithProbeMetrics(pm)), probes: pm, key: key}
+		nw := &watched{checker: collector.NewChecker(c, m.logger, collector.WithProbeMetrics(pm), collector.WithScheduler(m.sched)), probes: pm, key: key}
 		next = append(next, nw)
 		start = append(start, nw.checker)
 	}
