@@ -184,7 +184,7 @@ func TestCommandOutputAndCheck(t *testing.T) {
 	defer cancel()
 	eps := "--etcd.endpoints=" + strings.Join(c.Endpoints(), ",")
 
-	out, err := runCLI(ctx, eps, "--workload=mixed", "--total=1000", "--clients=4", "--conns=2", "--key-prefix=/test/cli/", "--output=json",
+	out, err := runCLI(ctx, eps, "--workload=mixed", "--total=500", "--key-space-size=100", "--clients=4", "--conns=2", "--key-prefix=/test/cli/", "--output=json",
 		"--check", "--check.max-p99-latency=10s")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -193,7 +193,7 @@ func TestCommandOutputAndCheck(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("--output json is not JSON: %v\n%s", err, out)
 	}
-	checkTotals(t, &rep, 1000)
+	checkTotals(t, &rep, 500)
 	if rep.Check == nil || !rep.Check.Passed || rep.Workload != WorkloadMixed || len(rep.Operations) != 2 {
 		t.Fatalf("report: workload %s, check %+v", rep.Workload, rep.Check)
 	}
@@ -206,7 +206,7 @@ func TestCommandOutputAndCheck(t *testing.T) {
 	}
 
 	// A check that cannot pass exits 1, after printing the report.
-	out, err = runCLI(ctx, eps, "--total=200", "--key-prefix=/test/cli/", "--check", "--check.max-p99-latency=1ns")
+	out, err = runCLI(ctx, eps, "--total=100", "--key-space-size=100", "--key-prefix=/test/cli/", "--check", "--check.max-p99-latency=1ns")
 	if cli.ExitCode(err) != 1 || !strings.Contains(err.Error(), "check failed") || !strings.Contains(out, "Summary:") || !strings.HasSuffix(out, "FAIL\n") {
 		t.Fatalf("failing check: exit %d (%v)\n%s", cli.ExitCode(err), err, out)
 	}
@@ -232,7 +232,7 @@ func TestPushgateway(t *testing.T) {
 	defer cancel()
 	eps := "--etcd.endpoints=" + strings.Join(c.Endpoints(), ",")
 	before := time.Now()
-	out, err := runCLI(ctx, eps, "--workload=mixed", "--total=1000", "--clients=4", "--conns=2", "--key-prefix=/test/push/",
+	out, err := runCLI(ctx, eps, "--workload=mixed", "--total=500", "--key-space-size=100", "--clients=4", "--conns=2", "--key-prefix=/test/push/",
 		"--output=json", "--pushgateway.url="+gw, "--cluster.name=bench-test")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -303,7 +303,7 @@ func TestPushgateway(t *testing.T) {
 	}
 
 	// A push that fails is reported and exits non-zero, after the report.
-	out, err = runCLI(ctx, eps, "--total=100", "--key-prefix=/test/push/", "--pushgateway.url=http://127.0.0.1:1")
+	out, err = runCLI(ctx, eps, "--total=100", "--key-space-size=100", "--key-prefix=/test/push/", "--pushgateway.url=http://127.0.0.1:1")
 	if cli.ExitCode(err) != 1 || !strings.Contains(err.Error(), "pushing results") || !strings.Contains(out, "Summary:") {
 		t.Fatalf("failed push: exit %d (%v)\n%s", cli.ExitCode(err), err, out)
 	}

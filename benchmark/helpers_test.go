@@ -17,8 +17,11 @@ import (
 )
 
 // shared is one 3-member cluster for the tests that do not break it; each
-// test uses its own key prefix.
-var shared = testetcd.Shared{Options: localetcd.Options{Members: 3, FastElections: true}}
+// test uses its own key prefix. They need a real etcd, not this release:
+// under -race with ETCD_BIN set it is etcd processes, which the race
+// detector does not slow down (TestQuotaGuard and TestMemberKilledMidRun
+// keep runs on the in-process release under -race).
+var shared = testetcd.Shared{Options: localetcd.Options{Members: 3, FastElections: true}, AnyEtcd: true}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -38,14 +41,16 @@ func keysUnder(t *testing.T, cli *clientv3.Client, prefix string) int64 {
 	return resp.Count
 }
 
-// small is a quick run's configuration below prefix.
+// small is a quick run's configuration below prefix: enough requests for
+// every figure of the report, few enough that a run on a race-instrumented
+// in-process cluster takes seconds.
 func small(workload, prefix string) Config {
 	c := DefaultConfig()
 	c.Workload = workload
-	c.Total = 2000
+	c.Total = 1000
 	c.Conns = 2
 	c.Clients = 8
-	c.KeySpaceSize = 500
+	c.KeySpaceSize = 250
 	c.KeyPrefix = prefix
 	return c
 }

@@ -315,7 +315,7 @@ func TestOldestSupportedEtcd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkTotals(t, rep, 2000)
+	checkTotals(t, rep, 1000)
 	if rep.Summary.Errors != 0 || !rep.OK() {
 		t.Fatalf("errors %+v stop %+v cleanup %+v", rep.Summary.ErrorDistribution, rep.Stop, rep.Cleanup)
 	}

@@ -65,6 +65,7 @@ func follower(ms []MemberState) int {
 }
 
 func TestAnalysisOnRealStatus(t *testing.T) {
+	t.Parallel() // waits on a cluster of its own (helpers_test.go)
 	base := realStates(t)
 	leaderID := base[0].Leader
 	now := time.Now()

@@ -16,6 +16,7 @@ import (
 )
 
 func TestHealthyCluster(t *testing.T) {
+	t.Parallel() // waits on a cluster of its own (helpers_test.go)
 	testetcd.ForEachBackend(t, func(t *testing.T, b testetcd.Backend) {
 		c := startCluster(t, b, localetcd.Options{Members: 3})
 		ch := startChecker(t, c, "main")
@@ -201,6 +202,7 @@ func TestStopLeader(t *testing.T) {
 }
 
 func TestQuorumLossAndRecovery(t *testing.T) {
+	t.Parallel() // waits on a cluster of its own (helpers_test.go)
 	testetcd.ForEachBackend(t, func(t *testing.T, b testetcd.Backend) {
 		c := startCluster(t, b, localetcd.Options{Members: 3})
 		ch := startChecker(t, c, "main")
@@ -240,6 +242,7 @@ func TestQuorumLossAndRecovery(t *testing.T) {
 }
 
 func TestPartitionedMember(t *testing.T) {
+	t.Parallel() // waits on a cluster of its own (helpers_test.go)
 	testetcd.ForEachBackend(t, func(t *testing.T, b testetcd.Backend) {
 		c := startCluster(t, b, localetcd.Options{Members: 3})
 		ch := startChecker(t, c, "main")
@@ -323,6 +326,7 @@ func TestHungMemberDoesNotStallOthers(t *testing.T) {
 }
 
 func TestAlarms(t *testing.T) {
+	t.Parallel() // waits on a cluster of its own (helpers_test.go)
 	testetcd.ForEachBackend(t, func(t *testing.T, b testetcd.Backend) {
 		c := startCluster(t, b, localetcd.Options{Members: 3})
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -399,6 +403,7 @@ func TestAlarms(t *testing.T) {
 }
 
 func TestLearnerAndUnstartedMember(t *testing.T) {
+	t.Parallel() // waits on a cluster of its own (helpers_test.go)
 	testetcd.ForEachBackend(t, func(t *testing.T, b testetcd.Backend) {
 		c := startCluster(t, b, localetcd.Options{Members: 3})
 		ch := startChecker(t, c, "main")

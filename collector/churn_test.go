@@ -68,6 +68,7 @@ func leaderMember(t *testing.T, c *localetcd.Cluster, s *Snapshot) *localetcd.Me
 // Point 1: with auth on, a restarted member's simple token is gone; the
 // monitor must log in again and see the member healthy, probes included.
 func TestAuthTokenRefreshAfterMemberRestart(t *testing.T) {
+	t.Parallel() // waits on a cluster of its own (helpers_test.go)
 	testetcd.ForEachBackend(t, func(t *testing.T, b testetcd.Backend) {
 		c := startCluster(t, b, localetcd.Options{Members: 3})
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -319,6 +320,7 @@ func hangGrant(t *testing.T, ch *Checker, ep string) {
 // without a data race. Run with -race; etcd runs as processes here, since
 // in-process servers' own locks would hide the race from the detector.
 func TestChecksWithoutMemberListRace(t *testing.T) {
+	t.Parallel() // waits on a cluster of its own (helpers_test.go)
 	b := processBackend(t)
 	c := startCluster(t, b, localetcd.Options{Members: 3})
 	ch := NewChecker(ClusterConfig{Name: "main", Conn: connFor(t, c.Endpoints()), HealthCheckInterval: testInterval}, testLogger(t))
@@ -337,6 +339,7 @@ func TestChecksWithoutMemberListRace(t *testing.T) {
 
 // Point 7a: a wrong password is not a dead member.
 func TestWrongPasswordIsNotDown(t *testing.T) {
+	t.Parallel() // waits on a cluster of its own (helpers_test.go)
 	c := startCluster(t, testetcd.Embedded, localetcd.Options{Members: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -377,6 +380,7 @@ func TestCloseLogsNoMemberDown(t *testing.T) {
 // Point 7c: etcd before 3.6 does not report its quota in Status; the
 // monitor reads it from the member's own /metrics instead of assuming 2 GiB.
 func TestQuotaFromMetricsOnOldEtcd(t *testing.T) {
+	t.Parallel() // waits on a cluster of its own (helpers_test.go)
 	b := processBackend(t)
 	const quota = 4 << 20
 	c := startCluster(t, b, localetcd.Options{Members: 3, QuotaBackendBytes: quota})

@@ -16,6 +16,18 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
 )
 
+// Parallel tests: those that wait on a cluster of their own with generous
+// deadlines call t.Parallel, so that their waits (elections, check
+// intervals, restarts) overlap, at most -parallel (GOMAXPROCS) at a time.
+// Go runs them after every sequential test has finished, so these stay
+// alone in the package: tests that measure latency or count requests
+// (TestStopLeader's 2.5 s limit, TestHungMemberDoesNotStallOthers,
+// TestHungLeaseGrantDoesNotFailHealthyMembers, TestLoadOnEtcdAtDefaults),
+// that watch every snapshot for a false report under churn
+// (TestElectionIsNotQuorumLoss, TestResumedLeaderIsNotPartitioned), that
+// count dials to a freed port (TestRemovedMemberIsNotDialed) or look for
+// leaked goroutines (TestCheckerCloseLeaksNothing).
+
 // startCluster starts a cluster of backend b with fast elections, closed
 // at the end of the test.
 func startCluster(t *testing.T, b testetcd.Backend, opts localetcd.Options) *localetcd.Cluster {

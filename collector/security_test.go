@@ -23,6 +23,7 @@ import (
 )
 
 func TestReadOnlyUser(t *testing.T) {
+	t.Parallel() // waits on a cluster of its own (helpers_test.go)
 	c := startCluster(t, testetcd.Embedded, localetcd.Options{Members: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -82,6 +83,7 @@ func TestReadOnlyUser(t *testing.T) {
 }
 
 func TestTLSExpiryAndWrongCA(t *testing.T) {
+	t.Parallel() // waits on a cluster of its own (helpers_test.go)
 	dir := t.TempDir()
 	now := time.Now()
 	ca, err := testpki.NewCA(dir, "etcd", now.Add(10*365*24*time.Hour))
@@ -159,6 +161,7 @@ func TestTLSExpiryAndWrongCA(t *testing.T) {
 }
 
 func TestHashKVDetectsAlteredMember(t *testing.T) {
+	t.Parallel() // waits on a cluster of its own (helpers_test.go)
 	c := startCluster(t, testetcd.Embedded, localetcd.Options{Members: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

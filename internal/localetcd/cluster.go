@@ -438,8 +438,18 @@ func (c *Cluster) EnableAuth(ctx context.Context, password string) error {
 // Close stops every member, closes the proxies and removes a temporary data
 // directory.
 func (c *Cluster) Close() {
+	// The followers first, then the leader: a leader stopped beside its
+	// followers hands leadership to one of them that is going away and
+	// waits out the transfer's timeout (6 s); with its peers gone it stops
+	// at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	leader, _ := c.Leader(ctx)
+	cancel()
 	var wg sync.WaitGroup
 	for _, m := range c.Members() {
+		if m == leader {
+			continue
+		}
 		wg.Add(1)
 		go func(m *Member) {
 			defer wg.Done()
@@ -447,6 +457,9 @@ func (c *Cluster) Close() {
 		}(m)
 	}
 	wg.Wait()
+	if leader != nil {
+		_ = leader.Stop()
+	}
 	if c.tempDir {
 		_ = os.RemoveAll(c.dir)
 	}

@@ -48,6 +48,10 @@ func StartWithin(t testing.TB, timeout time.Duration, opts localetcd.Options) *l
 type Shared struct {
 	// Options are the cluster's, fixed before the first Cluster call.
 	Options localetcd.Options
+	// AnyEtcd says the tests need a real etcd, not the release in go.mod:
+	// under the race detector, with ETCD_BIN set, the cluster is then
+	// processes of that binary (see Light).
+	AnyEtcd bool
 
 	once sync.Once
 	c    *localetcd.Cluster
@@ -61,7 +65,11 @@ func (s *Shared) Cluster(t testing.TB) *localetcd.Cluster {
 	s.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 		defer cancel()
-		s.c, s.err = localetcd.Start(ctx, s.Options)
+		opts := s.Options
+		if s.AnyEtcd && opts.Binary == "" {
+			opts.Binary = Light().Binary
+		}
+		s.c, s.err = localetcd.Start(ctx, opts)
 	})
 	if s.err != nil {
 		t.Fatalf("starting the shared cluster: %v", s.err)
@@ -107,6 +115,19 @@ type Backend struct {
 
 // Embedded is the in-process backend.
 var Embedded = Backend{Name: "embedded"}
+
+// Light is the cheapest backend for a test that needs a real etcd but no
+// feature of the release in go.mod: etcd processes of ETCD_BIN when this
+// binary runs under the race detector (in-process servers would be
+// race-instrumented too, and a cluster under load then takes most of a
+// package's time), else in-process. Tests that do need the current release
+// ask for Embedded and keep it under -race.
+func Light() Backend {
+	if bin := os.Getenv("ETCD_BIN"); raceEnabled && bin != "" {
+		return Backend{Name: "etcd-bin", Binary: bin}
+	}
+	return Embedded
+}
 
 // Backends returns the in-process backend, plus etcd processes of ETCD_BIN
 // when it is set. In CI the compatibility run is mandatory.
