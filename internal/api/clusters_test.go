@@ -13,14 +13,6 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/statustest"
 )
 
-func fleetSources(n int, at time.Time) []status.Source {
-	var out []status.Source
-	for _, s := range statustest.Fleet(n, at) {
-		out = append(out, s)
-	}
-	return out
-}
-
 type clustersAnswer struct {
 	Total      int              `json:"total"`
 	Counts     status.Counts    `json:"counts"`
@@ -34,7 +26,7 @@ type clustersAnswer struct {
 // The fleet list over real HTTP: 1,000 clusters in one bounded answer,
 // unhealthy first, with the filters and pages an operator's script uses.
 func TestClustersList(t *testing.T) {
-	_, srv := serve(t, Options{}, fleetSources(1000, time.Now().Add(-3*time.Second))...)
+	_, srv := serve(t, Options{}, statustest.FleetSources(1000, time.Now().Add(-3*time.Second))...)
 
 	resp, err := http.Get(srv.URL + "/api/v1/clusters")
 	if err != nil {
@@ -104,7 +96,7 @@ func TestClustersList(t *testing.T) {
 // BenchmarkClustersList is GET /api/v1/clusters of 1,000 hand-built
 // 3-member clusters.
 func BenchmarkClustersList(b *testing.B) {
-	a := New(Options{Clusters: fleetSources(1000, time.Now())})
+	a := New(Options{Clusters: statustest.FleetSources(1000, time.Now())})
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/clusters", nil)
 	b.ReportAllocs()
 	var n int

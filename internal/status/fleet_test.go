@@ -10,14 +10,6 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/statustest"
 )
 
-func fleet(n int, at time.Time) []status.Source {
-	var out []status.Source
-	for _, s := range statustest.Fleet(n, at) {
-		out = append(out, s)
-	}
-	return out
-}
-
 func TestSummarize(t *testing.T) {
 	now := time.Now()
 	at := now.Add(-4200 * time.Millisecond)
@@ -46,7 +38,7 @@ func TestSummarize(t *testing.T) {
 
 func TestFleetCountsAndOrder(t *testing.T) {
 	now := time.Now()
-	fl := status.BuildFleet(fleet(1000, now), status.Filter{}, now)
+	fl := status.BuildFleet(statustest.FleetSources(1000, now), status.Filter{}, now)
 	want := status.Counts{Healthy: 920, Degraded: 50, Unavailable: 20, Unknown: 10}
 	if fl.Total != 1000 || fl.Matched != 1000 || fl.Counts != want || fl.Counts.Worst() != status.StateUnavailable {
 		t.Fatalf("fleet: total %d matched %d counts %+v", fl.Total, fl.Matched, fl.Counts)
@@ -72,7 +64,7 @@ func TestFleetCountsAndOrder(t *testing.T) {
 
 func TestFleetFilter(t *testing.T) {
 	now := time.Now()
-	srcs := fleet(1000, now)
+	srcs := statustest.FleetSources(1000, now)
 	names := func(fl status.Fleet) []string {
 		var n []string
 		for _, c := range fl.Clusters {

@@ -20,6 +20,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/statustest"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testbin"
 )
 
@@ -84,7 +85,7 @@ func TestPageInBrowser(t *testing.T) {
 // the whole fleet and of a filtered view.
 func TestFleetPageInBrowser(t *testing.T) {
 	chromium := testbin.Require(t, "apt-get install chromium", "chromium")
-	h := newHandler(t, Options{Clusters: fleet(1000, time.Now().Add(-3*time.Second)), Version: "test"})
+	h := newHandler(t, Options{Clusters: statustest.FleetSources(1000, time.Now().Add(-3*time.Second)), Version: "test"})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	if err := os.MkdirAll(artifactDir, 0o755); err != nil {

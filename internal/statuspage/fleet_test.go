@@ -12,15 +12,6 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/statustest"
 )
 
-// fleet is n hand-built 3-member clusters in statustest.Fleet's mix.
-func fleet(n int, at time.Time) []status.Source {
-	var out []status.Source
-	for _, s := range statustest.Fleet(n, at) {
-		out = append(out, s)
-	}
-	return out
-}
-
 // fleetRowRE finds the fleet table's rows by their test markers.
 var fleetRowRE = regexp.MustCompile(`<tr data-fleet-cluster="([^"]+)" data-state="([^"]+)">`)
 
@@ -41,7 +32,7 @@ const maxFleetPageBytes = 1 << 20
 // A thousand clusters: one page under 1 MiB with no cards, the counts by
 // state, and every cluster in a row, the unhealthy ones first.
 func TestFleetPageOfAThousand(t *testing.T) {
-	h := newHandler(t, Options{Clusters: fleet(1000, time.Now().Add(-2*time.Second))})
+	h := newHandler(t, Options{Clusters: statustest.FleetSources(1000, time.Now().Add(-2*time.Second))})
 	rec := get(t, h, http.MethodGet, "/")
 	body := rec.Body.String()
 	if rec.Code != 200 || len(body) >= maxFleetPageBytes {
@@ -98,7 +89,7 @@ func TestFleetPageOfAThousand(t *testing.T) {
 }
 
 func TestFleetPageFilters(t *testing.T) {
-	h := newHandler(t, Options{Clusters: fleet(1000, time.Now())})
+	h := newHandler(t, Options{Clusters: statustest.FleetSources(1000, time.Now())})
 	for _, tc := range []struct {
 		query string
 		rows  []string
@@ -140,7 +131,7 @@ func TestFleetPageFilters(t *testing.T) {
 
 // Past MaxRows the table pages on, keeping the filters.
 func TestFleetPagePages(t *testing.T) {
-	h := newHandler(t, Options{Clusters: fleet(MaxRows+5, time.Now())})
+	h := newHandler(t, Options{Clusters: statustest.FleetSources(MaxRows+5, time.Now())})
 	body := get(t, h, http.MethodGet, "/?q=tenant").Body.String()
 	if n := len(fleetRows(body)); n != MaxRows || !strings.Contains(body, `<a href="/?offset=1000&amp;q=tenant">Next →</a>`) {
 		t.Errorf("first page: %d rows, next link missing", n)
@@ -153,7 +144,7 @@ func TestFleetPagePages(t *testing.T) {
 
 // /?cluster=NAME is one cluster's card, charts and all, with the way back.
 func TestFleetClusterDetail(t *testing.T) {
-	srcs := fleet(100, time.Now())
+	srcs := statustest.FleetSources(100, time.Now())
 	h := newHandler(t, Options{Clusters: srcs})
 	body := get(t, h, http.MethodGet, "/?cluster=tenant-0003").Body.String()
 	rows := memberRows(body)
@@ -200,7 +191,7 @@ func BenchmarkFleetClusterDetail(b *testing.B) {
 }
 
 func benchmarkPage(b *testing.B, path string) {
-	h, err := New(Options{Clusters: fleet(1000, time.Now())})
+	h, err := New(Options{Clusters: statustest.FleetSources(1000, time.Now())})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -221,7 +212,7 @@ func benchmarkPage(b *testing.B, path string) {
 // A cluster whose checks stopped finishing says so in its row, whatever
 // its last state was.
 func TestFleetPageStaleCheck(t *testing.T) {
-	srcs := fleet(MaxCards+1, time.Now())
+	srcs := statustest.FleetSources(MaxCards+1, time.Now())
 	srcs[0].(*statustest.Source).Set(statustest.Healthy("tenant-0000", time.Now().Add(-5*time.Minute)))
 	body := get(t, newHandler(t, Options{Clusters: srcs}), http.MethodGet, "/").Body.String()
 	if !regexp.MustCompile(`data-fleet-cluster="tenant-0000" data-state="healthy">.*<time class="stale" datetime="[^"]+" title="[^"]+">5m ago</time>`).MatchString(body) {
@@ -235,7 +226,7 @@ func TestFleetPageStaleCheck(t *testing.T) {
 // The rows are written by hand, not by html/template: names and problems
 // from a cluster are still text, never markup.
 func TestFleetRowsEscape(t *testing.T) {
-	srcs := fleet(MaxCards, time.Now())
+	srcs := statustest.FleetSources(MaxCards, time.Now())
 	name := `x"><script>alert(1)</script>&`
 	s := statustest.Down(statustest.Healthy(name, time.Now()), "m3", "refused")
 	s.Members[0].Name = `<i>m1</i>`
@@ -258,7 +249,7 @@ func TestFleetRowsEscape(t *testing.T) {
 // FuzzFleetQuery sends arbitrary queries to the page of a fleet: no input
 // may panic it or get a 5xx, and a 4xx is one line.
 func FuzzFleetQuery(f *testing.F) {
-	h, err := New(Options{Clusters: fleet(MaxCards+3, time.Now())})
+	h, err := New(Options{Clusters: statustest.FleetSources(MaxCards+3, time.Now())})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/status"
 )
 
 // Source is a status.Source whose figures a test sets. It is safe for
@@ -255,6 +256,15 @@ func Fleet(n int, at time.Time) []*Source {
 			src.Set(Healthy(name, at))
 		}
 		out[i] = src
+	}
+	return out
+}
+
+// FleetSources is Fleet as the sources the views take.
+func FleetSources(n int, at time.Time) []status.Source {
+	var out []status.Source
+	for _, s := range Fleet(n, at) {
+		out = append(out, s)
 	}
 	return out
 }
