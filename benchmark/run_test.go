@@ -173,9 +173,19 @@ func TestNoGoroutineLeft(t *testing.T) {
 	// The cluster runs in this process: its HTTP server's connection
 	// goroutines (our checker's /version calls arrive through the
 	// localetcd proxy, which closes the server side lazily) are not ours.
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
+	// gRPC tears a closed connection's transport down in the background, so
+	// its writer goroutine may outlive Close by a moment: on a loaded 2-core
+	// machine under -race, longer than goleak's default retries (seen in
+	// CI). Up to about ten seconds are allowed; a real leak stays for good.
+	leakOpts := []goleak.Option{goleak.IgnoreCurrent(),
 		goleak.IgnoreAnyFunction("net/http.(*connReader).backgroundRead"),
-		goleak.IgnoreAnyFunction("net/http.(*conn).serve"))
+		goleak.IgnoreAnyFunction("net/http.(*conn).serve")}
+	defer func() {
+		for deadline := time.Now().Add(10 * time.Second); goleak.Find(leakOpts...) != nil && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond)
+		}
+		goleak.VerifyNone(t, leakOpts...)
+	}()
 
 	cfg := small(WorkloadMixed, "/test/leak/run/")
 	cfg.Rate = 5000
