@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
@@ -127,13 +128,14 @@ func registry(chs ...*Checker) *prometheus.Registry {
 	return reg
 }
 
-// metricValue returns the value of the series with exactly these labels.
-func metricValue(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) (float64, bool) {
+// matching returns the series of name whose labels include labels.
+func matching(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) []*dto.Metric {
 	t.Helper()
-	mfs, err := reg.Gather()
+	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatalf("gather: %v", err)
 	}
+	var out []*dto.Metric
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
@@ -145,15 +147,35 @@ func metricValue(t *testing.T, reg prometheus.Gatherer, name string, labels map[
 					continue next
 				}
 			}
-			if g := m.GetGauge(); g != nil {
-				return g.GetValue(), true
-			}
-			if c := m.GetCounter(); c != nil {
-				return c.GetValue(), true
-			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// metricValue returns the value of the first series of name with these
+// labels (a gauge or a counter).
+func metricValue(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	for _, m := range matching(t, reg, name, labels) {
+		if g := m.GetGauge(); g != nil {
+			return g.GetValue(), true
+		}
+		if c := m.GetCounter(); c != nil {
+			return c.GetValue(), true
 		}
 	}
 	return 0, false
+}
+
+// counterSum sums the series of name matching labels.
+func counterSum(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) float64 {
+	t.Helper()
+	var sum float64
+	for _, m := range matching(t, g, name, labels) {
+		sum += m.GetCounter().GetValue()
+	}
+	return sum
 }
 
 var _ = testutil.CollectAndCompare

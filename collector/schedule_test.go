@@ -50,31 +50,6 @@ func TestPhaseIsStableAndSpread(t *testing.T) {
 	}
 }
 
-// counterSum sums the series of name matching labels.
-func counterSum(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if want, ok := labels[lp.GetName()]; ok && want != lp.GetValue() {
-					continue next
-				}
-			}
-			sum += m.GetCounter().GetValue()
-		}
-	}
-	return sum
-}
-
 // TestStarvedMonitorCountsItselfNotEtcd holds the only slot of the
 // scheduler, as a monitor with too much to do would, while the members are
 // healthy: the rounds that could not run are counted as the monitor's
