@@ -54,7 +54,8 @@ type guard struct {
 	checker *collector.Checker
 	limit   float64
 
-	cancel context.CancelFunc
+	cancel context.CancelFunc // hard stop: abandons the check under way
+	ending chan struct{}      // closed by stop: one last check, then exit
 	done   chan struct{}
 
 	mu      sync.Mutex
@@ -137,6 +138,7 @@ func fullest(s *collector.Snapshot) QuotaUsage {
 func (g *guard) watch(halt func(reason, detail string)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
+	g.ending = make(chan struct{})
 	g.done = make(chan struct{})
 	g.mu.Lock()
 	g.zero = time.Now()
@@ -146,13 +148,22 @@ func (g *guard) watch(halt func(reason, detail string)) {
 		t := time.NewTicker(guardInterval)
 		defer t.Stop()
 		for {
+			final := false
 			select {
 			case <-ctx.Done():
 				return
+			case <-g.ending:
+				final = true
 			case <-t.C:
 			}
 			s := g.checker.CheckOnce(ctx)
 			if ctx.Err() != nil {
+				return
+			}
+			if final {
+				// The load has ended: this look only completes the
+				// events, it halts nothing.
+				g.observe(s, func(string, string) {})
 				return
 			}
 			g.observe(s, halt)
@@ -268,17 +279,28 @@ func (g *guard) event(at time.Time, msg string) {
 	g.events = append(g.events, Event{AtSeconds: off, Message: msg})
 }
 
-// stop ends the watching; the report's view of the cluster is final.
+// stop ends the watching once the check under way and one last check have
+// been observed: a member that stopped answering near the end of the run
+// is only seen when its call times out, up to guardCallTimeout later, and
+// cancelling that check would leave the report without the event. It
+// waits for at most two checks, each bounded by guardCallTimeout.
 func (g *guard) stop() {
-	if g.cancel != nil {
-		g.cancel()
-		<-g.done
-		g.cancel = nil
+	if g.done == nil {
+		return
 	}
+	close(g.ending)
+	<-g.done
+	g.cancel()
+	g.done = nil
 }
 
+// close stops the watching at once and releases the checker.
 func (g *guard) close() {
-	g.stop()
+	if g.done != nil {
+		g.cancel()
+		<-g.done
+		g.done = nil
+	}
 	g.checker.Close()
 }
 
