@@ -42,7 +42,14 @@ func TestMain(m *testing.M) {
 
 func runCmd(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	return runCmdWithin(t, 20*time.Second, env, args...)
+}
+
+// runCmdWithin is runCmd for commands that may take longer than 20 s, such
+// as check rounds against a cluster on a loaded machine.
+func runCmdWithin(t *testing.T, timeout time.Duration, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Env = append(os.Environ(), env...)

@@ -191,7 +191,7 @@ func TestErrorsAreJSON(t *testing.T) {
 		{"GET", "/api/v1/alerts/history?limit=0", "", 400},                 // bad limit
 		{"GET", "/api/v1/cluster/leader?cluster=other", "", 503},           // not checked yet
 		{"POST", "/api/v1/performance/benchmark?cluster=other", "", 503},   // no quorum
-		{"POST", "/api/v1/performance/benchmark?cluster=main", "bad", 400}, // invalid body (a real run: benchmark_test.go)
+		{"POST", "/api/v1/performance/benchmark?cluster=main", "bad", 400}, // invalid body (benchmark_test.go; a real run: cmd/etcd-monitor)
 		{"POST", "/api/v1/demo/members/m1/stop", "", 404},                  // not in demo mode
 	}
 	for _, tc := range cases {
