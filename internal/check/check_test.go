@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -18,12 +17,14 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/cli"
-	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/statustest"
-	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
 )
+
+// The command against a real cluster, through the built binary, is tested
+// in cmd/etcd-monitor; here is what needs no etcd: refusals, a cluster
+// nothing answers for, and how hand-built statuses are printed and judged.
 
 type result struct {
 	code int
@@ -62,95 +63,6 @@ func memberRows(out string) map[string][]string {
 		rows[m[1]] = m[2:]
 	}
 	return rows
-}
-
-// The command end to end against a real cluster: flags or a config file
-// become checkers, two rounds run, and the report and exit code follow.
-// How statuses are printed and judged is tested from hand-built snapshots
-// below.
-func TestCheckRealCluster(t *testing.T) {
-	c := testetcd.StartWithin(t, 2*time.Minute, localetcd.Options{Members: 3, FastElections: true})
-	// Only the first endpoint: the others are found through the member
-	// list, as an operator would call it.
-	// Generous request timeout: the test machines are loaded.
-	flags := []string{"--etcd.endpoints=" + c.Member(0).ClientURL, "--etcd.request-timeout=4s", "--cluster.name=main"}
-
-	t.Run("healthy table", func(t *testing.T) {
-		r := runCheck(t, flags...)
-		if r.code != cli.ExitOK {
-			t.Fatalf("exit %d (%v), want 0", r.code, r.err)
-		}
-		for _, want := range []string{
-			"cluster main: HEALTHY\n",
-			"  quorum 2 of 3, tolerates 1 failure; leader m",
-			"; alarms: none\n",
-			"MEMBER  ENDPOINT",
-			"STATUS  ROLE",
-			"DB", "RAFT-LAG", "PROBE-P99", "VERSION",
-		} {
-			if !strings.Contains(r.out, want) {
-				t.Errorf("output lacks %q", want)
-			}
-		}
-		if strings.Contains(r.out, "problem:") {
-			t.Error("a healthy cluster lists problems")
-		}
-		rows := memberRows(r.out)
-		leaders := 0
-		for _, m := range c.Members() {
-			row, ok := rows[m.Name]
-			if !ok {
-				t.Fatalf("no row for %s", m.Name)
-			}
-			if row[0] != m.ClientURL || row[1] != "UP" {
-				t.Errorf("%s: row %q", m.Name, row)
-			}
-			if row[2] == "leader" {
-				leaders++
-			} else if row[2] != "follower" {
-				t.Errorf("%s: role %q", m.Name, row[2])
-			}
-			if !strings.Contains(row[3], " of 2.0 GiB (") || !strings.Contains(row[3], " ms") {
-				t.Errorf("%s: DB, lag, p99: %q", m.Name, row[3])
-			}
-		}
-		if leaders != 1 {
-			t.Errorf("%d leaders in the table", leaders)
-		}
-	})
-
-	// Several clusters from a file, one of them dead: the worst wins, both
-	// are reported, and JSON is an array.
-	t.Run("config file", func(t *testing.T) {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "clusters.yml")
-		cfg := fmt.Sprintf("clusters:\n  - name: live\n    endpoints: [%q]\n  - name: gone\n    endpoints: [%q]\n    dial_timeout: 1s\n    request_timeout: 2s\n",
-			c.Member(0).ClientURL, freeport.Addr(t))
-		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		r := runCheck(t, "--config.file="+path, "--etcd.request-timeout=4s")
-		if r.code != cli.ExitUnreachable {
-			t.Fatalf("exit %d (%v), want 3", r.code, r.err)
-		}
-		for _, want := range []string{"cluster live: HEALTHY\n", "cluster gone: UNAVAILABLE\n", "problem: no member could be reached"} {
-			if !strings.Contains(r.out, want) {
-				t.Errorf("output lacks %q", want)
-			}
-		}
-		if msg := r.err.Error(); msg != "cluster gone: unavailable: no member could be reached" {
-			t.Errorf("error %q", msg)
-		}
-		r = runCheck(t, "--config.file="+path, "--etcd.request-timeout=4s", "-o", "json")
-		var list []status.ClusterStatus
-		if err := json.Unmarshal([]byte(r.out), &list); err != nil {
-			t.Fatalf("JSON of a config file run is not a list: %v", err)
-		}
-		if len(list) != 2 || list[0].State != status.StateHealthy || list[1].State != status.StateUnavailable {
-			t.Errorf("statuses %+v", list)
-		}
-	})
-
 }
 
 // Nothing listens: exit 3, and quickly, since a second round could only
