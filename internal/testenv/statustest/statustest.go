@@ -2,7 +2,8 @@
 // render the status model (API, status page, `check`): a Source with a fixed
 // snapshot and fixed probe figures, and snapshots of typical clusters, in
 // the spirit of node_exporter's fixtures. Checking real clusters is tested
-// in collector and e2e; rendering does not need etcd running.
+// in collector and e2e, and the built binary's commands against them in
+// cmd/etcd-monitor; rendering does not need etcd running.
 package statustest
 
 import (
