@@ -65,7 +65,7 @@ func TestSIGHUPReload(t *testing.T) {
 		return s, true
 	}
 	var before state
-	waitFor(t, "keep to be checked and probed", func() bool {
+	waitUntil(t, 30*time.Second, "keep to be checked and probed", func() bool {
 		s, ok := keep()
 		before = s
 		return ok && s.leader && s.probes > 0
@@ -78,7 +78,7 @@ func TestSIGHUPReload(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the reload", func() bool {
+	waitUntil(t, 30*time.Second, "the reload", func() bool {
 		body := scrape(t, base+"/metrics")
 		v, _ := seriesValue(body, "etcd_monitor_cluster_has_quorum", `etcd_cluster="added"`)
 		return v == "1" && !strings.Contains(body, `etcd_cluster="gone"`)
@@ -92,7 +92,7 @@ func TestSIGHUPReload(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the failed reload to be reported", func() bool {
+	waitUntil(t, 30*time.Second, "the failed reload to be reported", func() bool {
 		v, _ := seriesValue(scrape(t, base+"/metrics"), "etcd_monitor_config_last_reload_successful")
 		return v == "0"
 	})
@@ -126,17 +126,6 @@ func getJSON(url string, v any) int {
 		return 0
 	}
 	return resp.StatusCode
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // TestConfigCheckShowsShards: --config.check with --shard.count says
