@@ -30,21 +30,21 @@ type memberSet struct {
 	logger *slog.Logger
 	http   *http.Client
 
-	mu         sync.Mutex
-	conns      map[string]*memberConn
-	members    []*pb.Member // last good member list
-	listFrom   string       // endpoint that answered the last member list
-	clusterID  uint64
-	seedWarned map[string]bool
-	wasUp      map[uint64]bool // per member, for quota refreshes on restart
-	closed     bool
+	mu              sync.Mutex
+	conns           map[string]*memberConn
+	members         []*pb.Member // last good member list
+	listFrom        string       // endpoint that answered the last member list
+	clusterID       uint64
+	unmatchedWarned map[string]bool
+	wasUp           map[uint64]bool // per member, for quota refreshes on restart
+	closed          bool
 
 	stragglers sync.WaitGroup // member list calls still running after the first answer
 }
 
 func newMemberSet(conn *etcdconn.Config, quota int64, logger *slog.Logger, hc *http.Client) *memberSet {
 	return &memberSet{conn: conn, quota: quota, logger: logger, http: hc,
-		conns: map[string]*memberConn{}, seedWarned: map[string]bool{}, wasUp: map[uint64]bool{}}
+		conns: map[string]*memberConn{}, unmatchedWarned: map[string]bool{}, wasUp: map[uint64]bool{}}
 }
 
 // acquire returns the connection of an endpoint, creating it, registered
@@ -183,10 +183,10 @@ func (ms *memberSet) targetsLocked() []target {
 		matched[ep] = true
 		ts = append(ts, target{member: m, endpoint: ep, wasUp: ms.wasUp[m.ID]})
 	}
-	for _, seed := range ms.conn.Endpoints {
-		if !matched[seed] && !ms.seedWarned[seed] {
-			ms.seedWarned[seed] = true
-			ms.logger.Info("configured endpoint is no member's advertised client URL; members are checked through their advertised URLs, this endpoint only serves the member list", "endpoint", seed)
+	for _, ep := range ms.conn.Endpoints {
+		if !matched[ep] && !ms.unmatchedWarned[ep] {
+			ms.unmatchedWarned[ep] = true
+			ms.logger.Info("configured endpoint is no member's advertised client URL; members are checked through their advertised URLs, this endpoint only serves the member list", "endpoint", ep)
 		}
 	}
 	return ts
@@ -226,9 +226,9 @@ func (ms *memberSet) reconcileLocked(targets []target) {
 // advertised one. Unstarted members have none.
 func (ms *memberSet) endpointFor(m *pb.Member) string {
 	for _, u := range m.ClientURLs {
-		for _, seed := range ms.conn.Endpoints {
-			if sameHostPort(u, seed) {
-				return seed
+		for _, configured := range ms.conn.Endpoints {
+			if sameHostPort(u, configured) {
+				return configured
 			}
 		}
 	}
