@@ -133,9 +133,9 @@ func fleetProbeMetrics(s *Snapshot, r *rand.Rand, opts ...ProbeMetricsOption) *P
 	return pm
 }
 
-// fleetRegistry registers a hand-built fleet of n clusters as the monitor
-// does, with the classic probe buckets of --probe.buckets=fleet.
-func fleetRegistry(n int) *prometheus.Registry {
+// fleetRegistry registers a hand-built fleet of n clusters in reg as the
+// monitor does, with the classic probe buckets of --probe.buckets=fleet.
+func fleetRegistry(reg *prometheus.Registry, n int) *prometheus.Registry {
 	r := rand.New(rand.NewPCG(1, 2)) // fixed: the same latencies every run
 	var snaps fixedSnapshots
 	var probes fleetProbes
@@ -144,7 +144,6 @@ func fleetRegistry(n int) *prometheus.Registry {
 		snaps = append(snaps, s)
 		probes = append(probes, fleetProbeMetrics(s, r, WithProbeBuckets(FleetProbeBuckets)))
 	}
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewClusterCollector(snaps), probes)
 	return reg
 }
@@ -199,7 +198,8 @@ func scrape(tb testing.TB, g prometheus.Gatherer, f expfmt.Format, buf *bytes.Bu
 // no series, label or value may change (testdata/scrape.*; the protobuf
 // file holds the native histograms, which the text formats do not show).
 func TestScrapeExposition(t *testing.T) {
-	reg := fleetRegistry(2)
+	// Pedantic: every series must also match its descriptor.
+	reg := fleetRegistry(prometheus.NewPedanticRegistry(), 2)
 	want := map[string][]byte{}
 	for _, f := range scrapeFormats {
 		var buf bytes.Buffer
@@ -219,7 +219,7 @@ func TestScrapeExposition(t *testing.T) {
 // BenchmarkScrape gathers and encodes the scrape of 1,000 clusters of 3
 // members (docs/performance.md, "Scraping a fleet").
 func BenchmarkScrape(b *testing.B) {
-	reg := fleetRegistry(1000)
+	reg := fleetRegistry(prometheus.NewRegistry(), 1000) // as internal/server's
 	for _, f := range scrapeFormats {
 		b.Run(f.name, func(b *testing.B) {
 			var buf bytes.Buffer
