@@ -228,8 +228,7 @@ func BenchmarkScrape(b *testing.B) {
 		})
 	}
 	// What Prometheus asks for: OpenMetrics, gzipped. promhttp compresses
-	// at gzip's default level; BestSpeed is what a handler of our own
-	// could use instead.
+	// at gzip's default level; serve at BestSpeed (internal/server/gzip.go).
 	for _, z := range []struct {
 		name  string
 		level int
