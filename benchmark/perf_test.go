@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/cputime"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
 )
 
@@ -72,9 +72,9 @@ func TestCompareWithPlainLoop(t *testing.T) {
 				cfg := DefaultConfig()
 				cfg.Workload, cfg.Total, cfg.Conns, cfg.Clients = w, total, conns, clients
 				cfg.KeyPrefix = "/perf/ours/"
-				cpu, srv := processCPU(), serverCPU(t)
+				cpu, srv := cputime.Process(), serverCPU(t)
 				rep, err := Run(ctx, conn, cfg, nil)
-				oursCPU = append(oursCPU, (processCPU()-cpu).Seconds()*1e6/float64(total))
+				oursCPU = append(oursCPU, (cputime.Process()-cpu).Seconds()*1e6/float64(total))
 				oursSrv = append(oursSrv, (serverCPU(t)-srv).Seconds()*1e6/float64(total))
 				if err != nil {
 					t.Fatal(err)
@@ -83,9 +83,9 @@ func TestCompareWithPlainLoop(t *testing.T) {
 					t.Fatalf("our run %d: %d errors, stop %+v, cleanup %+v", i, rep.Summary.Errors, rep.Stop, rep.Cleanup)
 				}
 				ours = append(ours, rep.Summary.Throughput)
-				cpu, srv = processCPU(), serverCPU(t)
+				cpu, srv = cputime.Process(), serverCPU(t)
 				tp, err := plainLoop(ctx, conn, w, conns, clients, total, cfg.KeySpaceSize)
-				loopCPU = append(loopCPU, (processCPU()-cpu).Seconds()*1e6/float64(total))
+				loopCPU = append(loopCPU, (cputime.Process()-cpu).Seconds()*1e6/float64(total))
 				loopSrv = append(loopSrv, (serverCPU(t)-srv).Seconds()*1e6/float64(total))
 				if err != nil {
 					t.Fatal(err)
@@ -160,17 +160,6 @@ func plainLoop(ctx context.Context, conn *etcdconn.Config, workload string, conn
 		return 0, fmt.Errorf("plain loop: %d errors", e)
 	}
 	return float64(total) / el.Seconds(), nil
-}
-
-// processCPU is the user and system CPU time of this process so far: with
-// an external cluster, the client's cost, which other load on the machine
-// disturbs far less than throughput.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // serverCPU is the CPU time of the etcd process ETCD_MONITOR_PERF_SERVER_PID

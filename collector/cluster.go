@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 const namespace = "etcd_monitor"
@@ -103,7 +104,9 @@ func (c *ClusterCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *ClusterCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range c.src.Snapshots() {
 		if s != nil {
-			c.collectSnapshot(ch, s)
+			for _, m := range c.snapshotMetrics(s) {
+				ch <- m
+			}
 		}
 	}
 }
@@ -115,77 +118,102 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-func (c *ClusterCollector) collectSnapshot(ch chan<- prometheus.Metric, s *Snapshot) {
-	g := func(d *prometheus.Desc, v float64, lv ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
+// seriesSample is one series of a snapshot. A monitor of a thousand clusters
+// writes some 60,000 of them per scrape: prometheus.MustNewConstMetric
+// would build and sort a fresh set of label pairs for each, so the pairs
+// are built once per cluster and member and shared by their samples
+// (Write hands out the same pairs: a gathered dto.Metric is read-only).
+type seriesSample struct {
+	desc    *prometheus.Desc
+	labels  []*dto.LabelPair // sorted by name, as prometheus.MakeLabelPairs sorts them
+	gauge   *dto.Gauge       // one of gauge and counter is set
+	counter *dto.Counter
+}
+
+func (s *seriesSample) Desc() *prometheus.Desc { return s.desc }
+
+func (s *seriesSample) Write(out *dto.Metric) error {
+	out.Label, out.Gauge, out.Counter = s.labels, s.gauge, s.counter
+	return nil
+}
+
+// snapshotMetrics returns the series of one snapshot.
+func (c *ClusterCollector) snapshotMetrics(s *Snapshot) []prometheus.Metric {
+	out := make([]prometheus.Metric, 0, 20+16*len(s.Members))
+	g := func(d *prometheus.Desc, v float64, labels []*dto.LabelPair) {
+		out = append(out, &seriesSample{desc: d, labels: labels, gauge: &dto.Gauge{Value: &v}})
 	}
-	cnt := func(d *prometheus.Desc, v float64, lv ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, lv...)
+	cnt := func(d *prometheus.Desc, v float64, labels []*dto.LabelPair) {
+		out = append(out, &seriesSample{desc: d, labels: labels, counter: &dto.Counter{Value: &v}})
 	}
+	pairs := prometheus.MakeLabelPairs
 	cl := s.Cluster
+	clp := pairs(c.members, []string{cl}) // every desc with clusterLabels only
 	var clusterID string
 	if s.ClusterID != 0 {
 		clusterID = IDHex(s.ClusterID)
 	}
-	g(c.info, 1, cl, clusterID, s.Version)
-	g(c.members, float64(s.VotingMembers), cl)
-	g(c.learners, float64(s.Learners), cl)
-	g(c.healthy, float64(s.HealthyVoting), cl)
-	g(c.quorumSize, float64(s.QuorumSize), cl)
-	g(c.hasQuorum, b2f(s.HasQuorum), cl)
-	g(c.tolerance, float64(s.FailureTolerance), cl)
-	g(c.hasLeader, b2f(s.HasLeader), cl)
-	g(c.electing, b2f(s.Quorum == QuorumElecting), cl)
-	cnt(c.leaderChanges, float64(s.LeaderChanges), cl)
-	g(c.raftTerm, float64(s.RaftTerm), cl)
+	g(c.info, 1, pairs(c.info, []string{cl, clusterID, s.Version}))
+	g(c.members, float64(s.VotingMembers), clp)
+	g(c.learners, float64(s.Learners), clp)
+	g(c.healthy, float64(s.HealthyVoting), clp)
+	g(c.quorumSize, float64(s.QuorumSize), clp)
+	g(c.hasQuorum, b2f(s.HasQuorum), clp)
+	g(c.tolerance, float64(s.FailureTolerance), clp)
+	g(c.hasLeader, b2f(s.HasLeader), clp)
+	g(c.electing, b2f(s.Quorum == QuorumElecting), clp)
+	cnt(c.leaderChanges, float64(s.LeaderChanges), clp)
+	g(c.raftTerm, float64(s.RaftTerm), clp)
 	if !s.LastLeaderChange.IsZero() {
-		g(c.lastLeaderChange, float64(s.LastLeaderChange.UnixMilli())/1e3, cl)
+		g(c.lastLeaderChange, float64(s.LastLeaderChange.UnixMilli())/1e3, clp)
 	}
-	g(c.splitBrain, b2f(s.SplitBrain), cl)
-	cnt(c.membershipChanges, float64(s.MembershipChanges), cl)
-	g(c.revision, float64(s.Revision), cl)
-	g(c.checkDuration, s.Duration.Seconds(), cl)
-	g(c.checkSuccess, b2f(s.Success), cl)
-	g(c.lastCheck, float64(s.Time.UnixMilli())/1e3, cl, "", "")
+	g(c.splitBrain, b2f(s.SplitBrain), clp)
+	cnt(c.membershipChanges, float64(s.MembershipChanges), clp)
+	g(c.revision, float64(s.Revision), clp)
+	g(c.checkDuration, s.Duration.Seconds(), clp)
+	g(c.checkSuccess, b2f(s.Success), clp)
+	g(c.lastCheck, float64(s.Time.UnixMilli())/1e3, pairs(c.lastCheck, []string{cl, "", ""}))
 	for _, ce := range s.Certs {
-		g(c.certNotAfter, float64(ce.NotAfter.Unix()), cl, ce.Endpoint, ce.Role)
+		g(c.certNotAfter, float64(ce.NotAfter.Unix()), pairs(c.certNotAfter, []string{cl, ce.Endpoint, ce.Role}))
 	}
 	if s.HashKV != nil {
-		g(c.hashConsistent, b2f(s.HashKV.Consistent), cl)
+		g(c.hashConsistent, b2f(s.HashKV.Consistent), clp)
 	}
 
 	for i := range s.Members {
 		m := &s.Members[i]
 		lv := []string{cl, m.Label(), m.Endpoint}
-		g(c.mUp, b2f(m.Up), lv...)
-		g(c.mHealthy, b2f(m.Healthy), lv...)
-		g(c.mPartitioned, b2f(m.Partitioned), lv...)
-		g(c.mLeader, b2f(m.IsLeader), lv...)
-		g(c.mLearner, b2f(m.Learner), lv...)
+		mlp := pairs(c.mUp, lv) // every desc with memberLabels only
+		g(c.mUp, b2f(m.Up), mlp)
+		g(c.mHealthy, b2f(m.Healthy), mlp)
+		g(c.mPartitioned, b2f(m.Partitioned), mlp)
+		g(c.mLeader, b2f(m.IsLeader), mlp)
+		g(c.mLearner, b2f(m.Learner), mlp)
 		var id string
 		if m.ID != 0 {
 			id = IDHex(m.ID)
 		}
-		g(c.mInfo, 1, append(lv, id, strings.Join(m.PeerURLs, ","), m.Version)...)
+		g(c.mInfo, 1, pairs(c.mInfo, append(lv, id, strings.Join(m.PeerURLs, ","), m.Version)))
 		if !m.LastSeen.IsZero() {
-			g(c.lastCheck, float64(m.LastSeen.UnixMilli())/1e3, lv...)
+			g(c.lastCheck, float64(m.LastSeen.UnixMilli())/1e3, mlp)
 		}
 		if m.Contact != "" {
-			g(c.mContact, 1, append(lv, m.Contact)...)
+			g(c.mContact, 1, pairs(c.mContact, append(lv, m.Contact)))
 		}
 		for _, a := range m.Alarms {
-			g(c.mAlarm, 1, append(lv, a)...)
+			g(c.mAlarm, 1, pairs(c.mAlarm, append(lv, a)))
 		}
 		if !m.Up {
 			continue // no stale numbers for a member that did not answer
 		}
-		g(c.mDBSize, float64(m.DBSize), lv...)
-		g(c.mDBInUse, float64(m.DBSizeInUse), lv...)
-		g(c.mDBQuota, float64(m.DBQuota), lv...)
-		g(c.mTerm, float64(m.RaftTerm), lv...)
-		g(c.mIndex, float64(m.RaftIndex), lv...)
-		g(c.mApplied, float64(m.RaftAppliedIndex), lv...)
-		g(c.mIndexLag, float64(m.RaftIndexLag), lv...)
-		g(c.mApplyLag, float64(m.RaftApplyLag), lv...)
+		g(c.mDBSize, float64(m.DBSize), mlp)
+		g(c.mDBInUse, float64(m.DBSizeInUse), mlp)
+		g(c.mDBQuota, float64(m.DBQuota), mlp)
+		g(c.mTerm, float64(m.RaftTerm), mlp)
+		g(c.mIndex, float64(m.RaftIndex), mlp)
+		g(c.mApplied, float64(m.RaftAppliedIndex), mlp)
+		g(c.mIndexLag, float64(m.RaftIndexLag), mlp)
+		g(c.mApplyLag, float64(m.RaftApplyLag), mlp)
 	}
+	return out
 }

@@ -233,12 +233,14 @@ func (m *Monitor) Handler() (http.Handler, error) {
 	for _, p := range m.api.Load().Paths() {
 		mux.Handle(p, apiHandler)
 	}
-	mux.Handle(m.opts.TelemetryPath, promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
+	mux.Handle(m.opts.TelemetryPath, &gzipHandler{h: promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelError),
 		EnableOpenMetrics: true,
 		// A broken metric must not hide the others.
 		ErrorHandling: promhttp.ContinueOnError,
-	}))
+		// gzipHandler compresses, faster.
+		DisableCompression: true,
+	})})
 	mux.Handle("/-/reload", http.HandlerFunc(m.serveReload))
 	if m.opts.TelemetryPath != "/" {
 		if m.page.Load() == nil {

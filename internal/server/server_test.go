@@ -1,6 +1,7 @@
 package server
 
 import (
+	"compress/gzip"
 	"io"
 	"log/slog"
 	"net/http"
@@ -62,6 +63,23 @@ func TestMetricsAndLandingPage(t *testing.T) {
 	if rec.Code != 200 {
 		t.Fatalf("/metrics: %d", rec.Code)
 	}
+	// As Prometheus asks for it: gzipped.
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if enc := rec.Header().Get("Content-Encoding"); rec.Code != 200 || enc != "gzip" {
+		t.Fatalf("/metrics, gzip accepted: %d, Content-Encoding %q", rec.Code, enc)
+	}
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zipped := string(unzipped)
 	for _, name := range []string{
 		"etcd_monitor_cluster_info", "etcd_monitor_cluster_members", "etcd_monitor_cluster_learners",
 		"etcd_monitor_cluster_members_healthy", "etcd_monitor_cluster_quorum_size", "etcd_monitor_cluster_has_quorum",
@@ -76,8 +94,9 @@ func TestMetricsAndLandingPage(t *testing.T) {
 		"etcd_monitor_check_duration_seconds", "etcd_monitor_check_success", "etcd_monitor_last_check_timestamp_seconds",
 		"etcd_monitor_build_info",
 	} {
-		if !strings.Contains(body, "\n"+name) {
-			t.Errorf("/metrics lacks %s", name)
+		if !strings.Contains(body, "\n"+name) || !strings.Contains(zipped, "\n"+name) {
+			t.Errorf("/metrics lacks %s (plain: %v, gzipped: %v)", name,
+				!strings.Contains(body, "\n"+name), !strings.Contains(zipped, "\n"+name))
 		}
 	}
 	rec = httptest.NewRecorder()
