@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,13 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
 	"github.com/etcd-monitor/etcd-monitor/internal/statuspage"
 )
+
+// schedLatencies adds go_sched_latencies_seconds, how long the monitor's
+// goroutines waited to run once runnable. A probe's latency is timed in
+// such a goroutine, so when the monitor lacks CPU (thousands of clusters on
+// a few cores) its own wait is in every probe; this histogram shows that
+// wait beside them, so it is not read as etcd's (docs/performance-fleet.md).
+var schedLatencies = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/latencies:seconds$`)}
 
 // Options configure a monitor.
 type Options struct {
@@ -104,7 +112,7 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 	m.Registry = prometheus.NewRegistry()
 	m.Registry.MustRegister(
 		versioncollector.NewCollector("etcd_monitor"),
-		collectors.NewGoCollector(),
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(schedLatencies)),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collector.NewClusterCollector(&m.fleet),
 		probeCollector{&m.fleet},
