@@ -18,6 +18,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/syncbuf"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/waitfor"
 )
 
 // The tests of this file each reproduce one way the monitor said something
@@ -94,7 +95,7 @@ func TestAuthTokenRefreshAfterMemberRestart(t *testing.T) {
 			st := member(s, m.Name)
 			return st != nil && st.Up && st.Healthy
 		})
-		waitUntil(t, 15*time.Second, m.Name+"'s probes succeeding again", func() bool {
+		waitfor.Until(t, 15*time.Second, m.Name+"'s probes succeeding again", func() bool {
 			v, _ := metricValue(t, reg, "etcd_monitor_probe_success", map[string]string{"member": m.Name})
 			return v == 1
 		})
@@ -209,7 +210,7 @@ func countDials(t *testing.T, u string) (stop func() int64) {
 		t.Fatal(err)
 	}
 	var l net.Listener
-	waitUntil(t, 10*time.Second, "the removed member's port free", func() bool {
+	waitfor.Until(t, 10*time.Second, "the removed member's port free", func() bool {
 		l, err = net.Listen("tcp", p.Host)
 		return err == nil
 	})
@@ -276,7 +277,7 @@ func TestHungLeaseGrantDoesNotFailHealthyMembers(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(pm)
 	healthy := c.Members()[:2]
-	waitUntil(t, 20*time.Second, "puts on every member", func() bool {
+	waitfor.Until(t, 20*time.Second, "puts on every member", func() bool {
 		for _, m := range c.Members() {
 			if histCount(t, reg, m.Name, OpPut) < 2 {
 				return false

@@ -17,6 +17,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/waitfor"
 )
 
 // establishedTo counts this process's established TCP connections whose
@@ -114,7 +115,7 @@ func TestCostPerCluster(t *testing.T) {
 			reg.MustRegister(NewClusterCollector(chs), pm, sched)
 			// Settled: every cluster probed every member with every
 			// operation (at most one probe interval after the first check).
-			waitUntil(t, 30*time.Second, "every operation on every member of every cluster", func() bool {
+			waitfor.Until(t, 30*time.Second, "every operation on every member of every cluster", func() bool {
 				for _, ch := range chs {
 					if ch.recent.count(time.Time{}, time.Now(), OpPut, OpGet, OpGetSerializable, OpDelete) < 12 {
 						return false

@@ -13,6 +13,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/waitfor"
 )
 
 const testProbeInterval = 300 * time.Millisecond
@@ -55,22 +56,11 @@ func histCount(t *testing.T, reg prometheus.Gatherer, member, op string) uint64 
 	return 0
 }
 
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestProbesFillAndFailPerMember(t *testing.T) {
 	c := startCluster(t, testetcd.Embedded, localetcd.Options{Members: 3})
 	_, _, reg := startProbing(t, connFor(t, c.Endpoints()), testLogger(t), true)
 	ops := []string{OpPut, OpGet, OpGetSerializable, OpDelete}
-	waitUntil(t, 10*time.Second, "every operation observed on every member", func() bool {
+	waitfor.Until(t, 10*time.Second, "every operation observed on every member", func() bool {
 		for _, m := range c.Members() {
 			for _, op := range ops {
 				if histCount(t, reg, m.Name, op) < 3 {
@@ -102,7 +92,7 @@ func TestProbesFillAndFailPerMember(t *testing.T) {
 	for _, m := range c.Members() {
 		before[m.Name] = histCount(t, reg, m.Name, OpGet)
 	}
-	waitUntil(t, 10*time.Second, "failures with reason timeout or unavailable on "+hung.Name, func() bool {
+	waitfor.Until(t, 10*time.Second, "failures with reason timeout or unavailable on "+hung.Name, func() bool {
 		for _, reason := range []string{"timeout", "unavailable"} {
 			if v, ok := metricValue(t, reg, "etcd_monitor_probe_failures_total", map[string]string{"member": hung.Name, "operation": OpGet, "reason": reason}); ok && v >= 2 {
 				return true
@@ -116,7 +106,7 @@ func TestProbesFillAndFailPerMember(t *testing.T) {
 	// The others go on succeeding: their count grows while the hung member's
 	// rounds time out (waited for, since the hung member may show its
 	// failures within a round or two, before the others' next successes).
-	waitUntil(t, 10*time.Second, "the other members' probes succeeding while "+hung.Name+" hangs", func() bool {
+	waitfor.Until(t, 10*time.Second, "the other members' probes succeeding while "+hung.Name+" hangs", func() bool {
 		for _, m := range c.Members() {
 			if m != hung && histCount(t, reg, m.Name, OpGet) < before[m.Name]+2 {
 				return false

@@ -9,6 +9,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/waitfor"
 )
 
 // The write rate the API's metrics/current shows as request_rate is the
@@ -42,7 +43,7 @@ func TestWriteRateExcludesProbes(t *testing.T) {
 	// writes that counting them as the cluster's would show more than the
 	// 2/s allowed (half the 30 expected, for a loaded machine's late rounds).
 	const minProbeWrites = 15
-	waitUntil(t, time.Minute, "a full window of revisions with probe writes in it", func() bool {
+	waitfor.Until(t, time.Minute, "a full window of revisions with probe writes in it", func() bool {
 		now := time.Now()
 		return revisionsKept(ch) > window && ch.recent.count(now.Add(-window), now, OpPut, OpDelete) >= minProbeWrites
 	})
@@ -70,7 +71,7 @@ func TestWriteRateExcludesProbes(t *testing.T) {
 	// of revisions lies inside it. What it wrote in the last window is the
 	// rate to expect (checked while it runs, so no idle time is in either).
 	ld := startPutLoad(t, c, 20*time.Millisecond)
-	waitUntil(t, time.Minute, "a full window of revisions under load", func() bool {
+	waitfor.Until(t, time.Minute, "a full window of revisions under load", func() bool {
 		return lastRevisionAt(ch).Sub(ld.start) > window+time.Second
 	})
 	rate, ok = ch.WriteRate(window)

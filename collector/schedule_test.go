@@ -10,6 +10,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/waitfor"
 )
 
 func TestPhaseIsStableAndSpread(t *testing.T) {
@@ -71,7 +72,7 @@ func TestStarvedMonitorCountsItselfNotEtcd(t *testing.T) {
 	t.Cleanup(ch.Close)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(NewClusterCollector(Checkers{ch}), pm, sched)
-	waitUntil(t, 15*time.Second, "probes succeeding on every member", func() bool {
+	waitfor.Until(t, 15*time.Second, "probes succeeding on every member", func() bool {
 		for _, m := range c.Members() {
 			if histCount(t, reg, m.Name, OpGet) < 2 {
 				return false
@@ -85,7 +86,7 @@ func TestStarvedMonitorCountsItselfNotEtcd(t *testing.T) {
 		t.Fatal("no slot")
 	}
 	failuresBefore := counterSum(t, reg, "etcd_monitor_probe_failures_total", nil)
-	waitUntil(t, 15*time.Second, "skipped check and probe rounds counted", func() bool {
+	waitfor.Until(t, 15*time.Second, "skipped check and probe rounds counted", func() bool {
 		return counterSum(t, reg, "etcd_monitor_rounds_skipped_total", map[string]string{"kind": KindCheck}) >= 2 &&
 			counterSum(t, reg, "etcd_monitor_rounds_skipped_total", map[string]string{"kind": KindProbe}) >= 6
 	})
@@ -99,7 +100,7 @@ func TestStarvedMonitorCountsItselfNotEtcd(t *testing.T) {
 
 	// Fed again: the check round that waited for the slot started late,
 	// and every member is probed again.
-	waitUntil(t, 15*time.Second, "probes again and a late check round counted", func() bool {
+	waitfor.Until(t, 15*time.Second, "probes again and a late check round counted", func() bool {
 		return histCount(t, reg, c.Member(0).Name, OpGet) >= getsStarved+2 &&
 			counterSum(t, reg, "etcd_monitor_rounds_late_total", map[string]string{"kind": KindCheck}) > lateBefore
 	})
@@ -147,7 +148,7 @@ func TestProberStopsMidRound(t *testing.T) {
 		}
 		return false
 	}
-	waitUntil(t, 15*time.Second, "a probe round in flight on the slow member", inFlight)
+	waitfor.Until(t, 15*time.Second, "a probe round in flight on the slow member", inFlight)
 	without := *s
 	without.Members = nil
 	for _, m := range s.Members {

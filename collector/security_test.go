@@ -20,6 +20,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/syncbuf"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testpki"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/waitfor"
 )
 
 func TestReadOnlyUser(t *testing.T) {
@@ -60,7 +61,7 @@ func TestReadOnlyUser(t *testing.T) {
 	}
 	var logs syncbuf.Buffer
 	ch, _, reg := startProbing(t, conn, slog.New(slog.NewTextHandler(&logs, nil)), true)
-	waitUntil(t, 10*time.Second, "permission_denied on every member's put and reads succeeding", func() bool {
+	waitfor.Until(t, 10*time.Second, "permission_denied on every member's put and reads succeeding", func() bool {
 		for _, m := range c.Members() {
 			v, _ := metricValue(t, reg, "etcd_monitor_probe_failures_total", map[string]string{"member": m.Name, "operation": OpPut, "reason": "permission_denied"})
 			if v < 2 || histCount(t, reg, m.Name, OpGet) < 2 || histCount(t, reg, m.Name, OpGetSerializable) < 2 {
@@ -151,7 +152,7 @@ func TestTLSExpiryAndWrongCA(t *testing.T) {
 		if s.HasQuorum {
 			t.Errorf("quorum reported without any member reachable")
 		}
-		waitUntil(t, 5*time.Second, "a log line naming the certificate problem", func() bool {
+		waitfor.Until(t, 5*time.Second, "a log line naming the certificate problem", func() bool {
 			return strings.Contains(logs.String(), "TLS handshake with member failed") && strings.Contains(logs.String(), "certificate")
 		})
 		// The members are up: the monitor's CA is wrong. Point 7 of the

@@ -15,6 +15,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/dashboards"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testproc"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/waitfor"
 )
 
 // benchWorkloads are pushed for the benchmark dashboard.
@@ -104,7 +105,7 @@ func checkDashboards(t *testing.T, s *stack) {
 	// The overview's probe percentiles need a few scrapes of probe
 	// histograms: wait for the panels that must have data, then check all.
 	var missing []string
-	poll(ctx, 30*time.Second, time.Second, func() bool {
+	waitfor.Poll(ctx, 30*time.Second, time.Second, func() bool {
 		missing = nil
 		for _, d := range ds {
 			for _, q := range d.Queries() {

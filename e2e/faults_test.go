@@ -15,6 +15,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/waitfor"
 )
 
 // notifyWithin is the promise: a person hears of a fault within a minute.
@@ -276,7 +277,7 @@ func checkInhibited(t *testing.T, s *stack, stopped ...*localetcd.Member) {
 	t.Helper()
 	ctx := context.Background()
 	var last string
-	ok := poll(ctx, 30*time.Second, 250*time.Millisecond, func() bool {
+	ok := waitfor.Poll(ctx, 30*time.Second, 250*time.Millisecond, func() bool {
 		alerts, err := s.amAlerts(ctx, "EtcdMemberUnreachable")
 		if err != nil {
 			last = err.Error()
@@ -430,7 +431,7 @@ func waitApplied(ctx context.Context, t *testing.T, cli *clientv3.Client, eps []
 		target = max(target, st.RaftIndex)
 	}
 	var behind []string
-	ok := poll(ctx, 20*time.Second, 50*time.Millisecond, func() bool {
+	ok := waitfor.Poll(ctx, 20*time.Second, 50*time.Millisecond, func() bool {
 		behind = nil
 		for _, ep := range eps {
 			st, err := cli.Status(ctx, ep)
@@ -452,7 +453,7 @@ func checkHistory(t *testing.T, s *stack) {
 	want := []string{"EtcdMemberUnreachable", "EtcdQuorumLost", "EtcdNoSpaceAlarm"}
 	var missing []string
 	var h []historyEntry
-	poll(context.Background(), 10*time.Second, 250*time.Millisecond, func() bool {
+	waitfor.Poll(context.Background(), 10*time.Second, 250*time.Millisecond, func() bool {
 		var err error
 		h, err = s.alertHistory(context.Background())
 		if err != nil {

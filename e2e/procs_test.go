@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testbin"
 )
@@ -39,25 +37,6 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
-}
-
-// poll calls f every interval until it returns true or timeout passes;
-// it reports whether f succeeded.
-func poll(ctx context.Context, timeout, interval time.Duration, f func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if f() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(interval):
-		}
-	}
 }
 
 func writeFile(t *testing.T, path, content string) string {

@@ -19,6 +19,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testbin"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testproc"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/waitfor"
 )
 
 // Timing of the test stack. The fast rule profile assumes scrape and
@@ -172,7 +173,7 @@ func (s *stack) waitTargetsUp(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
 	var last string
-	ok := poll(ctx, 30*time.Second, 200*time.Millisecond, func() bool {
+	ok := waitfor.Poll(ctx, 30*time.Second, 200*time.Millisecond, func() bool {
 		ts, err := s.prom.targets(ctx)
 		if err != nil {
 			last = err.Error()
@@ -213,7 +214,7 @@ func (s *stack) waitValue(t *testing.T, expr string, want func(float64) bool, ti
 	ctx := context.Background()
 	var last string
 	var v float64
-	ok := poll(ctx, timeout, 250*time.Millisecond, func() bool {
+	ok := waitfor.Poll(ctx, timeout, 250*time.Millisecond, func() bool {
 		r, err := s.prom.query(ctx, expr, time.Now())
 		if err != nil {
 			last = err.Error()

@@ -21,6 +21,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testproc"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testsink"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/waitfor"
 )
 
 // shippedTimingEnv enables TestShippedQuorumLossPagesWithin90s. It takes
@@ -94,7 +95,7 @@ func TestShippedQuorumLossPagesWithin90s(t *testing.T) {
 	promURL := "http://" + promAddr
 	// Two scrapes of a healthy cluster, so the fault lands at an arbitrary
 	// phase of the scrape and evaluation cycles.
-	if !pollFor(3*timingScrape, time.Second, func() bool {
+	if !waitfor.Poll(context.Background(), 3*timingScrape, time.Second, func() bool {
 		n, _ := promCount(ctx, promURL, `count_over_time(etcd_monitor_cluster_has_quorum{etcd_cluster="timing"}[5m]) >= 2`)
 		return n == 1
 	}) {
@@ -110,7 +111,7 @@ func TestShippedQuorumLossPagesWithin90s(t *testing.T) {
 	t.Logf("stopped 2 of 3 members at %s", fault.Format("15:04:05.000"))
 
 	var seen, firing, paged time.Duration
-	ok := pollFor(4*time.Minute, 250*time.Millisecond, func() bool {
+	ok := waitfor.Poll(context.Background(), 4*time.Minute, 250*time.Millisecond, func() bool {
 		if seen == 0 {
 			if n, _ := promCount(ctx, promURL, `etcd_monitor_cluster_has_quorum{etcd_cluster="timing"} == 0`); n > 0 {
 				seen = time.Since(fault)
@@ -237,17 +238,4 @@ func promCount(ctx context.Context, base, expr string) (int, error) {
 		return 0, fmt.Errorf("query %s: status %s", expr, out.Status)
 	}
 	return len(out.Data.Result), nil
-}
-
-func pollFor(timeout, interval time.Duration, f func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if f() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(interval)
-	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/syncbuf"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/waitfor"
 )
 
 // serveMemoryBudget is the RSS `serve` stays within, watching one cluster,
@@ -85,7 +86,7 @@ func TestServeUnderAttack(t *testing.T) {
 		<-done
 	})
 	base := "http://" + addr
-	waitUntil(t, 20*time.Second, "the monitor answers", func() bool {
+	waitfor.Until(t, 20*time.Second, "the monitor answers", func() bool {
 		resp, err := http.Get(base + "/health")
 		if err != nil {
 			return false
@@ -289,17 +290,5 @@ func TestServeUnderAttack(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), token) {
 		t.Error("the monitor logged the webhook token")
-	}
-}
-
-// waitUntil polls cond every 50ms until it holds or the deadline passes.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

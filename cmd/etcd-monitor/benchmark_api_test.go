@@ -15,6 +15,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/waitfor"
 )
 
 // The benchmark API of `serve --web.enable-benchmark-api` against a real
@@ -28,7 +29,7 @@ func TestBenchmarkAPI(t *testing.T) {
 		"--health-check-interval=300ms", "--etcd.request-timeout=5s", "--web.enable-benchmark-api")
 	// The API refuses a cluster without quorum, and it has none until the
 	// first round has finished.
-	waitUntil(t, time.Minute, "the monitor sees the cluster healthy", func() bool {
+	waitfor.Until(t, time.Minute, "the monitor sees the cluster healthy", func() bool {
 		var s status.ClusterStatus
 		return json.Unmarshal([]byte(scrape(t, base+"/api/v1/cluster/status")), &s) == nil && s.Healthy
 	})
@@ -61,7 +62,7 @@ func TestBenchmarkAPI(t *testing.T) {
 		code, body, err := postJSON(url, `{"workload":"write","duration":"5s","rate":50,"clients":1,"conns":1}`)
 		first <- answer{code, body, err}
 	}()
-	waitUntil(t, 30*time.Second, "the first benchmark writes keys", func() bool {
+	waitfor.Until(t, 30*time.Second, "the first benchmark writes keys", func() bool {
 		return keysUnder(t, cli, benchmark.DefaultKeyPrefix) > 0
 	})
 	if code, body, err := postJSON(url, `{"total":10}`); err != nil || code != http.StatusConflict || !strings.Contains(string(body), "one at a time") {

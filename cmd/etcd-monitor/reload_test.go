@@ -13,6 +13,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/waitfor"
 )
 
 // TestSIGHUPReload runs the real binary on a glob of one-cluster files and
@@ -65,7 +66,7 @@ func TestSIGHUPReload(t *testing.T) {
 		return s, true
 	}
 	var before state
-	waitUntil(t, 30*time.Second, "keep to be checked and probed", func() bool {
+	waitfor.Until(t, 30*time.Second, "keep to be checked and probed", func() bool {
 		s, ok := keep()
 		before = s
 		return ok && s.leader && s.probes > 0
@@ -78,7 +79,7 @@ func TestSIGHUPReload(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "the reload", func() bool {
+	waitfor.Until(t, 30*time.Second, "the reload", func() bool {
 		body := scrape(t, base+"/metrics")
 		v, _ := seriesValue(body, "etcd_monitor_cluster_has_quorum", `etcd_cluster="added"`)
 		return v == "1" && !strings.Contains(body, `etcd_cluster="gone"`)
@@ -92,7 +93,7 @@ func TestSIGHUPReload(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "the failed reload to be reported", func() bool {
+	waitfor.Until(t, 30*time.Second, "the failed reload to be reported", func() bool {
 		v, _ := seriesValue(scrape(t, base+"/metrics"), "etcd_monitor_config_last_reload_successful")
 		return v == "0"
 	})

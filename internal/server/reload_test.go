@@ -18,6 +18,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/clusterconfig"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/waitfor"
 )
 
 // clusterFile is one cluster's config file, as an operator writes it: all
@@ -29,18 +30,6 @@ func clusterFile(t *testing.T, dir, name string, endpoints []string, interval st
 		name, strings.Join(endpoints, ", "), interval, name)
 	if err := os.WriteFile(filepath.Join(dir, name+".yml"), []byte(body), 0o600); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// poll waits for cond with a generous deadline (a loaded 2-core machine).
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -165,7 +154,7 @@ func TestReload(t *testing.T) {
 	// not have.
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	poll(t, "keep to see a leader", func() bool {
+	waitfor.Until(t, 30*time.Second, "keep to see a leader", func() bool {
 		s := byName(m.Checkers(), "keep").Snapshot()
 		return s != nil && s.HasLeader && s.HealthyVoting == 3
 	})
@@ -188,7 +177,7 @@ func TestReload(t *testing.T) {
 	if _, err := cli.MoveLeader(ctx, to); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "keep to record the leader change and probe", func() bool {
+	waitfor.Until(t, 30*time.Second, "keep to record the leader change and probe", func() bool {
 		k := keptState(t, m, h, "keep")
 		return k.leaderChanges >= 1 && k.probes > 0
 	})
@@ -226,7 +215,7 @@ func TestReload(t *testing.T) {
 		t.Errorf("the changed cluster was not restarted with its new settings")
 	}
 	before.survived(t, keptState(t, m, h, "keep"), "POST /-/reload")
-	poll(t, "the added cluster to be checked and probed", func() bool {
+	waitfor.Until(t, 30*time.Second, "the added cluster to be checked and probed", func() bool {
 		body := scrape(t, h)
 		return strings.Contains(body, `etcd_monitor_cluster_has_quorum{etcd_cluster="add"} 1`) &&
 			strings.Contains(body, `etcd_monitor_probe_success{endpoint=`) && strings.Contains(body, `etcd_cluster="add"`)
@@ -251,7 +240,7 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	clusterFile(t, dir, "add", eps, "250ms")
-	poll(t, "the watcher to apply the change", func() bool {
+	waitfor.Until(t, 30*time.Second, "the watcher to apply the change", func() bool {
 		cs := m.Checkers()
 		a := byName(cs, "add")
 		return slices.Equal(names(cs), []string{"add", "keep"}) && a != oldAdd && a.Config().HealthCheckInterval == 250*time.Millisecond
@@ -263,7 +252,7 @@ func TestReload(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "broken.yml"), []byte("clusters:\n  - name: [\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "the watcher to report the bad file", func() bool {
+	waitfor.Until(t, 30*time.Second, "the watcher to report the bad file", func() bool {
 		return strings.Contains(scrape(t, h), "\netcd_monitor_config_last_reload_successful 0\n")
 	})
 	for _, bad := range []string{"broken.yml", "dup.yml"} {
@@ -289,7 +278,7 @@ func TestReload(t *testing.T) {
 	}
 	before.survived(t, keptState(t, m, h, "keep"), "bad files")
 	_ = os.Remove(filepath.Join(dir, "dup.yml"))
-	poll(t, "a good reload after the fix", func() bool {
+	waitfor.Until(t, 30*time.Second, "a good reload after the fix", func() bool {
 		return strings.Contains(scrape(t, h), "\netcd_monitor_config_last_reload_successful 1\n")
 	})
 	if now := m.Checkers(); !slices.Equal(now, set) {

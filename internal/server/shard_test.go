@@ -14,6 +14,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/etcdconn"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/waitfor"
 )
 
 // TestShardsSplitConfig runs 2 and then 3 replicas over one config of 50
@@ -57,7 +58,7 @@ func TestShardsSplitConfig(t *testing.T) {
 				}
 				// Every watched cluster is really checked, and the
 				// metrics name no other.
-				poll(t, "every watched cluster to be checked", func() bool {
+				waitfor.Until(t, 30*time.Second, "every watched cluster to be checked", func() bool {
 					return strings.Count(scrape(t, h), "etcd_monitor_cluster_has_quorum{") == len(mine)
 				})
 				body := scrape(t, h)
