@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -96,17 +95,5 @@ func TestClustersList(t *testing.T) {
 // BenchmarkClustersList is GET /api/v1/clusters of 1,000 hand-built
 // 3-member clusters.
 func BenchmarkClustersList(b *testing.B) {
-	a := New(Options{Clusters: statustest.FleetSources(1000, time.Now())})
-	req := httptest.NewRequest(http.MethodGet, "/api/v1/clusters", nil)
-	b.ReportAllocs()
-	var n int
-	for b.Loop() {
-		rec := httptest.NewRecorder()
-		a.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			b.Fatal(rec.Code)
-		}
-		n = rec.Body.Len()
-	}
-	b.ReportMetric(float64(n), "bytes/response")
+	statustest.BenchmarkServe(b, New(Options{Clusters: statustest.FleetSources(1000, time.Now())}), "/api/v1/clusters", "bytes/response")
 }

@@ -195,18 +195,7 @@ func benchmarkPage(b *testing.B, path string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	req := httptest.NewRequest(http.MethodGet, path, nil)
-	b.ReportAllocs()
-	var n int
-	for b.Loop() {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			b.Fatal(rec.Code)
-		}
-		n = rec.Body.Len()
-	}
-	b.ReportMetric(float64(n), "bytes/page")
+	statustest.BenchmarkServe(b, h, path, "bytes/page")
 }
 
 // A cluster whose checks stopped finishing says so in its row, whatever

@@ -8,7 +8,10 @@ package statustest
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
@@ -282,4 +285,23 @@ func FleetState(i int) string {
 		return "degraded"
 	}
 	return "healthy"
+}
+
+// BenchmarkServe GETs path from h b.N times, failing on anything but 200,
+// and reports the size of the last answer as unit (e.g. "bytes/page"): the
+// views' benchmarks over FleetSources.
+func BenchmarkServe(b *testing.B, h http.Handler, path, unit string) {
+	b.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("GET %s: %d", path, rec.Code)
+		}
+		n = rec.Body.Len()
+	}
+	b.ReportMetric(float64(n), unit)
 }
