@@ -28,8 +28,12 @@ func (c *Checker) hashKVLoop(ctx context.Context) {
 	if c.cfg.HashKVInterval <= 0 {
 		return
 	}
+	// On a grid at the cluster's own phase, like the rounds: a fleet's
+	// comparisons started together would hash every member at once.
+	iv := c.cfg.HashKVInterval
+	ph := phase(c.cfg.Name+"/hashkv", iv)
 	for {
-		if !sleepCtx(ctx, c.cfg.HashKVInterval) {
+		if !sleepCtx(ctx, time.Until(nextSlot(time.Now(), iv, ph))) {
 			return
 		}
 		res, err := c.CompareHashKV(ctx)

@@ -11,16 +11,20 @@ import (
 	"go.uber.org/zap"
 )
 
-// Reference operations, named as the monitor's `operation` label.
-var refOps = []string{"get", "get_serializable", "put"}
+// Reference operations, named as the monitor's `operation` label, in the
+// order a probe round sends them: the first request after an idle spell
+// pays for waking the connection, so the comparison is only fair when both
+// clients send the same requests in the same order.
+var refOps = []string{"put", "get", "get_serializable", "delete"}
 
 // maxRefSamples bounds each operation's samples (a 2-minute window at 1 s
 // on 30 members takes 3,600).
 const maxRefSamples = 200_000
 
 // reference is a plain clientv3 client per member that does what a probe
-// does (linearizable get, serializable get, put on its own key prefix), timed
-// the same way (a wall clock around the call), while the monitor runs. Its
+// round does (a put with a lease, a linearizable get, a serializable get and
+// a delete of its own key), timed the same way (a wall clock around the
+// call), while the monitor runs. Its
 // rounds leave at random moments (interval ±50%), so they sample the
 // members at all times rather than in step with the monitor's rounds: what
 // an application using the cluster would see.
@@ -43,16 +47,26 @@ func (r *reference) run(ctx context.Context, endpoints []string, interval, timeo
 			c.Close()
 		}
 	}()
+	var leases []clientv3.LeaseID
 	for _, ep := range endpoints {
 		c, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
 		if err != nil {
 			return fmt.Errorf("reference client for %s: %w", ep, err)
 		}
 		clis = append(clis, c)
+		// Like the probe's key, the reference's carries a lease; one that
+		// outlives the run, so granting it is not part of any sample.
+		gctx, cancel := context.WithTimeout(ctx, timeout)
+		l, err := c.Grant(gctx, int64((24 * time.Hour).Seconds()))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("reference lease through %s: %w", ep, err)
+		}
+		leases = append(leases, l.ID)
 	}
 	var wg sync.WaitGroup
 	for i, c := range clis {
-		key := fmt.Sprintf("/fleetbench/reference/%d", i)
+		key, lease := fmt.Sprintf("/fleetbench/reference/%d", i), leases[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -73,7 +87,9 @@ func (r *reference) run(ctx context.Context, endpoints []string, interval, timeo
 					case "get_serializable":
 						_, err = c.Get(rctx, key, clientv3.WithSerializable())
 					case "put":
-						_, err = c.Put(rctx, key, "fleetbench")
+						_, err = c.Put(rctx, key, "fleetbench", clientv3.WithLease(lease))
+					case "delete":
+						_, err = c.Delete(rctx, key)
 					}
 					took := time.Since(start)
 					cancel()

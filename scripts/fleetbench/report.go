@@ -90,7 +90,7 @@ func compareProbes(before, after map[string]*dto.MetricFamily, ref *reference) (
 	b, a := nativeBy(before, hist, "operation"), nativeBy(after, hist, "operation")
 	samples, fails := ref.result()
 	var rows []probeRow
-	for _, op := range append(append([]string(nil), refOps...), "delete") {
+	for _, op := range refOps {
 		row := probeRow{Operation: op, MonitorCount: num(math.NaN()), MonitorMedianMs: num(math.NaN()), MonitorP99Ms: num(math.NaN()),
 			ReferenceMedianMs: num(math.NaN()), MedianRatio: num(math.NaN())}
 		s := samples[op]
