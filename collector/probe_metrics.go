@@ -69,7 +69,7 @@ func WithProbeBuckets(b []float64) ProbeMetricsOption {
 // ProbeMetrics are the probers' metrics, shared by every cluster of a
 // monitor. Unlike the snapshot metrics they accumulate between scrapes.
 type ProbeMetrics struct {
-	duration *prometheus.HistogramVec
+	duration *probeHistogramVec
 	failures *prometheus.CounterVec
 	success  *prometheus.GaugeVec
 }
@@ -94,7 +94,7 @@ func NewProbeMetrics(opts ...ProbeMetricsOption) *ProbeMetrics {
 		ho.Buckets = DefaultProbeBuckets
 	}
 	return &ProbeMetrics{
-		duration: prometheus.NewHistogramVec(ho, append(append([]string(nil), memberLabels...), "operation")),
+		duration: newProbeHistogramVec(ho, append(append([]string(nil), memberLabels...), "operation")),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "probe_failures_total",
@@ -125,7 +125,7 @@ func (p *ProbeMetrics) Collect(ch chan<- prometheus.Metric) {
 // forget drops the series of a member that left the cluster.
 func (p *ProbeMetrics) forget(cluster, member string) {
 	l := prometheus.Labels{LabelCluster: cluster, LabelMember: member}
-	p.duration.DeletePartialMatch(l)
+	p.duration.deletePartialMatch(l)
 	p.failures.DeletePartialMatch(l)
 	p.success.DeletePartialMatch(l)
 }

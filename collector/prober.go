@@ -222,6 +222,10 @@ type prober struct {
 	next    time.Time // the next slot; guarded by set.mu
 	running bool      // a round is in flight; guarded by set.mu
 
+	// The latency series of each operation, looked up once: only the
+	// round in flight uses it, and rounds never overlap.
+	hists map[string]*probeHistogram
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the round in flight
@@ -236,6 +240,7 @@ func (ps *proberSet) newProber(m MemberState, conn *memberConn) *prober {
 	p := &prober{
 		set: ps, conn: conn, member: m.Label(), endpoint: m.Endpoint, learner: m.Learner,
 		key: []byte(key), phase: phase(ps.cluster+"/"+id, ps.cfg.Interval), ctx: ctx, cancel: cancel,
+		hists: map[string]*probeHistogram{},
 	}
 	p.next = nextSlot(time.Now(), ps.cfg.Interval, p.phase)
 	return p
@@ -328,7 +333,12 @@ func (p *prober) op(ctx context.Context, op string, f func(context.Context) (tim
 		err = context.DeadlineExceeded
 	}
 	if err == nil {
-		ps.metrics.duration.WithLabelValues(ps.cluster, p.member, p.endpoint, op).Observe(d.Seconds())
+		h := p.hists[op]
+		if h == nil {
+			h = ps.metrics.duration.WithLabelValues(ps.cluster, p.member, p.endpoint, op)
+			p.hists[op] = h
+		}
+		h.Observe(d.Seconds())
 		ps.recent.add(p.member, op, start, d)
 		ps.log.cleared(p.member, op)
 		return true
