@@ -103,6 +103,38 @@ const refusedVotingExpr = `count by (${C}) (
 or
 max by (${C}) (${mon etcd_monitor_cluster_members}) * 0`
 
+// The monitor's own lateness, from its probe rounds. Every probe round of a
+// member sends one serializable get, learner or not, whatever else fails,
+// so its attempts (the histogram's successes plus failures) count the
+// rounds run; a round is due at every slot, so the rounds due are those run
+// plus those skipped. Check rounds leave no count to divide by; they are
+// the fewer (one per cluster and check interval, against one per member and
+// probe interval: a seventh at the defaults) and wait for the same CPU and
+// round slots, so the probe rounds stand for both. The three series have
+// different labels, so `or` keeps them all (and defines the sum where
+// any of them exists).
+func probeRoundsDue(by, w string) string {
+	return `sum by (` + by + `) (
+    rate(${mon etcd_monitor_probe_duration_seconds_count operation="get_serializable"}[` + w + `])
+  or
+    rate(${mon etcd_monitor_probe_failures_total operation="get_serializable"}[` + w + `])
+  or
+    rate(${mon etcd_monitor_rounds_skipped_total kind="probe"}[` + w + `])
+)`
+}
+
+// probeRoundsStartedLate is the share of a cluster's probe rounds that
+// started late, over w, when it is above the threshold. Only the monitor
+// starts a round late (its CPU, or no round slot free), whereas a member
+// slow enough to hold its round past the next slot gets that slot skipped:
+// counting skipped rounds here would hide that member's own latency. A p99
+// is made by the slowest 1% of probes, so once that share of rounds ran
+// late the p99 may be the monitor's queueing.
+func probeRoundsStartedLate(w string) string {
+	return "sum by (${C}) (rate(${mon etcd_monitor_rounds_late_total kind=\"probe\"}[" + w + "]))\n/\n" +
+		probeRoundsDue("${C}", w) + "\n> ${t.monitor_rounds_behind_ratio}"
+}
+
 // Recording rules are named level:metric:operation, the level being the
 // labels kept; it starts with the cluster label, so names follow the config.
 func recordDefs() []recordDef {
@@ -268,6 +300,45 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 	}
 	accessDenied := "max by (${C}, member, endpoint, reason) (${mon etcd_monitor_member_contact_error}) == 1"
 	accessDeniedWhy := `{{ if eq $labels.reason "auth_failed" }}its user name or password is refused (a rotated password, a removed user){{ else }}the TLS handshake fails (the monitor's client certificate or the member's server certificate expired or replaced, a CA that does not match, or TLS on one side only){{ end }}.`
+	// A replica's probe rounds that started late or were skipped, over those
+	// due (probeRoundsDue), per job and instance: one alert for a monitor
+	// behind on a thousand clusters. Late and skipped series of one cluster
+	// have the same labels once rate() drops their names, so the late ones
+	// are marked to keep `or` from dropping the skipped. A member that does
+	// not answer within the probe timeout holds its round past the next
+	// slot, which is skipped: that is etcd (EtcdProbeErrorsHigh), so skipped
+	// rounds of clusters whose probes time out are left out; late starts
+	// are the monitor's own and always count.
+	fallingBehind := `sum by (job, instance) (
+    label_replace(rate(${mon etcd_monitor_rounds_late_total kind="probe"}[${w.rate}]), "counter", "late", "", "")
+  or
+    (
+      rate(${mon etcd_monitor_rounds_skipped_total kind="probe"}[${w.rate}])
+      unless on (${C})
+      sum by (${C}) (rate(${mon etcd_monitor_probe_failures_total reason="timeout"}[${w.rate}])) > 0
+    )
+)
+/
+` + probeRoundsDue("job, instance", "${w.rate}") + `
+> ${t.monitor_rounds_behind_ratio}`
+	// How many of the replica's clusters had probe rounds late or skipped,
+	// and how many it watches: a Prometheus template query, run when the
+	// alert fires.
+	replicaQuery := func(promql string) string {
+		return "{{ with printf `" + promql + "` $labels.job $labels.instance | query }}{{ . | first | value | printf \"%.0f\" }}{{ else }}?{{ end }}"
+	}
+	behindClusters := replicaQuery(`count(sum by (${C}) (rate(${mon etcd_monitor_rounds_late_total kind="probe",job=%[1]q,instance=%[2]q}[${w.rate}])) > 0 or ` +
+		`sum by (${C}) (rate(${mon etcd_monitor_rounds_skipped_total kind="probe",job=%[1]q,instance=%[2]q}[${w.rate}])) > 0)`)
+	watchedClusters := replicaQuery(`${mon etcd_monitor_clusters_watched job=%[1]q,instance=%[2]q}`)
+	// Probe latency of a cluster whose rounds start late includes the
+	// monitor's queueing: EtcdMonitorFallingBehind tells the monitor's
+	// owner, and the etcd on-call is not paged for it. This is done here,
+	// not by an Alertmanager inhibition: the monitor's alert carries job and
+	// instance, the probe alerts the cluster, and no label ties one to the
+	// other.
+	notLate := func(w string) string {
+		return "\nunless on (${C})\n" + probeRoundsStartedLate(w)
+	}
 	alarm := func(name string) string {
 		return `count by (${C}) (max by (${C}, member) (${mon etcd_monitor_member_alarm alarm="` + name + `"}) > 0)`
 	}
@@ -325,6 +396,14 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 			summary: "etcd-monitor replicas of {{ $labels.job }} do not split the clusters between them",
 			desc:    "{{ with $labels.shard_index }}${value} replicas of etcd-monitor in job {{ $labels.job }} run as shard {{ . }}{{ else }}The replicas of etcd-monitor in job {{ $labels.job }} run with ${value} different --shard.count values{{ end }}, for ${for}: some clusters are watched twice and others by no replica, whose alerts cannot fire.",
 			value:   number,
+		},
+
+		{
+			group: groupMonitor, name: "EtcdMonitorFallingBehind", forKey: "monitor_falling_behind", severity: "warning",
+			expr:    fallingBehind,
+			summary: "etcd-monitor {{ $labels.instance }} is falling behind its probe rounds",
+			desc:    "etcd-monitor {{ $labels.instance }} started ${value} of its probe rounds late or skipped them over the last ${w.rate} (above ${h.monitor_rounds_behind_ratio}), for ${for}, in " + behindClusters + " of the " + watchedClusters + " clusters it watches. It is short of CPU or of round slots (--rounds.max-in-flight), so its probe latencies include its own queueing; the probe latency alerts of clusters whose rounds start late are held back. Shard the clusters over more replicas (--shard.count, --shard.index: docs/sharding.md) or give the monitor more CPU.",
+			value:   percent,
 		},
 
 		// A member refusing the monitor: its password or client
@@ -426,14 +505,14 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 		// Probes.
 		{
 			group: groupProbes, name: "EtcdProbeLatencyHigh", forKey: "probe_latency_high", severity: "warning",
-			expr:    "${C}_member_operation:etcd_monitor_probe_duration_seconds:p99 > ${t.probe_latency_p99_warning}",
+			expr:    "${C}_member_operation:etcd_monitor_probe_duration_seconds:p99 > ${t.probe_latency_p99_warning}" + notLate("${w.rate}"),
 			summary: member + ": slow {{ $labels.operation }} probes",
 			desc:    "The p99 latency of the monitor's {{ $labels.operation }} probes through " + ofMember + " has been ${value} (above ${h.probe_latency_p99_warning}) for ${for}.",
 			value:   seconds,
 		},
 		{
 			group: groupProbes, name: "EtcdProbeLatencyHigh", forKey: "probe_latency_high", severity: "critical",
-			expr:    "${C}_member_operation:etcd_monitor_probe_duration_seconds:p99 > ${t.probe_latency_p99_critical}",
+			expr:    "${C}_member_operation:etcd_monitor_probe_duration_seconds:p99 > ${t.probe_latency_p99_critical}" + notLate("${w.rate}"),
 			summary: member + ": very slow {{ $labels.operation }} probes",
 			desc:    "The p99 latency of the monitor's {{ $labels.operation }} probes through " + ofMember + " has been ${value} (above ${h.probe_latency_p99_critical}) for ${for}.",
 			value:   seconds,
@@ -447,7 +526,7 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 		},
 		{
 			group: groupProbes, name: "EtcdProbeLatencyRegressed", forKey: "probe_latency_regressed", severity: "info",
-			expr:    "(\n  " + p99Now + "\n/\n  " + p99Then + "\n) > ${t.probe_latency_regression_factor}\nand on (${C}, operation)\n" + p99Now + " > ${t.probe_latency_regression_floor}",
+			expr:    "(\n  " + p99Now + "\n/\n  " + p99Then + "\n) > ${t.probe_latency_regression_factor}\nand on (${C}, operation)\n" + p99Now + " > ${t.probe_latency_regression_floor}" + notLate("${w.baseline_window}"),
 			summary: cluster + ": {{ $labels.operation }} probes slower than a week ago",
 			desc:    "The p99 of {{ $labels.operation }} probes on " + cluster + " over the last ${w.baseline_window} is {{ printf \"%.1f\" $value }} times what it was ${w.baseline_offset} earlier (alerting at ${h.probe_latency_regression_factor} times, above ${h.probe_latency_regression_floor}), for ${for}.",
 			value:   `{{ printf "%.2f" $value }}x`,

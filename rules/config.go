@@ -83,6 +83,7 @@ type Windows struct {
 // Thresholds holds every number an alert compares with. Ratios are 0..1.
 type Thresholds struct {
 	MonitorStaleAfter            Duration `yaml:"monitor_stale_after"`
+	MonitorRoundsBehindRatio     float64  `yaml:"monitor_rounds_behind_ratio"`
 	QuorumFailureTolerance       float64  `yaml:"quorum_failure_tolerance"`
 	MinHealthyMembers            float64  `yaml:"min_healthy_members"`
 	LeaderChangesWarning         float64  `yaml:"leader_changes_warning"`
@@ -134,6 +135,7 @@ type For struct {
 	MonitorConfigReload     Duration `yaml:"monitor_config_reload_failed"`
 	MonitorShardsIncomplete Duration `yaml:"monitor_shards_incomplete"`
 	MonitorAccessDenied     Duration `yaml:"monitor_access_denied"`
+	MonitorFallingBehind    Duration `yaml:"monitor_falling_behind"`
 	MemberUnreachable       Duration `yaml:"member_unreachable"`
 	MemberPartitioned       Duration `yaml:"member_partitioned"`
 	QuorumAtRisk            Duration `yaml:"quorum_at_risk"`
@@ -231,6 +233,7 @@ func DefaultConfig() Config {
 		},
 		Thresholds: Thresholds{
 			MonitorStaleAfter:            dur("5m"),
+			MonitorRoundsBehindRatio:     0.01,
 			QuorumFailureTolerance:       0,
 			MinHealthyMembers:            2,
 			LeaderChangesWarning:         2,
@@ -279,6 +282,7 @@ func DefaultConfig() Config {
 			MonitorConfigReload:     dur("10m"),
 			MonitorShardsIncomplete: dur("5m"),
 			MonitorAccessDenied:     dur("10m"),
+			MonitorFallingBehind:    dur("10m"),
 			MemberUnreachable:       dur("5m"),
 			MemberPartitioned:       dur("2m"),
 			QuorumAtRisk:            dur("15m"),
@@ -613,6 +617,7 @@ func (c Config) Validate() error {
 		name string
 		v    float64
 	}{
+		{"monitor_rounds_behind_ratio", t.MonitorRoundsBehindRatio},
 		{"probe_error_ratio", t.ProbeErrorRatio},
 		{"db_quota_usage_warning", t.DBQuotaUsageWarning},
 		{"db_quota_usage_critical", t.DBQuotaUsageCritical},

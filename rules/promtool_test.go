@@ -188,6 +188,9 @@ func TestKnownFalsePositivesAreTested(t *testing.T) {
 		"paging: a quota filling in one hour warns early and pages before NOSPACE",
 		"paging: a quota filling in one week",
 		"blind spot: a broken scrape of etcd's /metrics is reported",
+		"false positive: occasional late or skipped rounds do not warn",
+		"false positive: a member that times out does not make the monitor late",
+		"probe latency of a cluster whose rounds start late does not page",
 	} {
 		if !names[want] {
 			t.Errorf("no promtool test group named %q", want)
