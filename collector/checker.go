@@ -238,6 +238,7 @@ func (c *Checker) loop(ctx context.Context) {
 		}
 		ran := c.sched.acquireBy(ctx, next)
 		if ran {
+			c.sched.markRan(KindCheck)
 			if !first && time.Since(due) > lateAfter(iv) {
 				c.sched.markLate(c.cfg.Name, KindCheck)
 			}

@@ -271,6 +271,7 @@ func (p *prober) round(due, next time.Time) {
 		return
 	}
 	defer ps.sched.release()
+	ps.sched.markRan(KindProbe)
 	if time.Since(due) > lateAfter(ps.cfg.Interval) {
 		ps.sched.markLate(ps.cluster, KindProbe)
 	}

@@ -91,11 +91,20 @@ func TestStarvedMonitorCountsItselfNotEtcd(t *testing.T) {
 			counterSum(t, reg, "etcd_monitor_rounds_skipped_total", map[string]string{"kind": KindProbe}) >= 6
 	})
 	getsStarved := histCount(t, reg, c.Member(0).Name, OpGet)
+	ran := func() (check, probe float64) {
+		return counterSum(t, reg, "etcd_monitor_rounds_total", map[string]string{"kind": KindCheck}),
+			counterSum(t, reg, "etcd_monitor_rounds_total", map[string]string{"kind": KindProbe})
+	}
+	checksStarved, probesStarved := ran()
 	// The check skip just counted happened at a check slot; the check
 	// round that waits since then is late once the slot comes free half
 	// an interval later.
 	lateBefore := counterSum(t, reg, "etcd_monitor_rounds_late_total", map[string]string{"kind": KindCheck})
 	time.Sleep(testInterval / 2)
+	// Without a slot no round runs, and none is counted as run.
+	if c2, p2 := ran(); c2 != checksStarved || p2 != probesStarved {
+		t.Errorf("rounds counted as run while no slot was free: check %v -> %v, probe %v -> %v", checksStarved, c2, probesStarved, p2)
+	}
 	sched.release()
 
 	// Fed again: the check round that waited for the slot started late,
@@ -103,6 +112,10 @@ func TestStarvedMonitorCountsItselfNotEtcd(t *testing.T) {
 	waitfor.Until(t, 15*time.Second, "probes again and a late check round counted", func() bool {
 		return histCount(t, reg, c.Member(0).Name, OpGet) >= getsStarved+2 &&
 			counterSum(t, reg, "etcd_monitor_rounds_late_total", map[string]string{"kind": KindCheck}) > lateBefore
+	})
+	waitfor.Until(t, 15*time.Second, "check and probe rounds counted as run again", func() bool {
+		c2, p2 := ran()
+		return c2 > checksStarved && p2 >= probesStarved+2
 	})
 	if d := counterSum(t, reg, "etcd_monitor_probe_failures_total", nil) - failuresBefore; d != 0 {
 		t.Errorf("%v probe failures charged to the members while the monitor starved", d)
