@@ -365,9 +365,9 @@ func (ms *memberSet) checkMember(ctx context.Context, t target, conn *memberConn
 	var st *pb.StatusResponse
 	var stErr, readErr error
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); st, stErr = conn.status(rctx) }()
+	wg.Add(1)
 	go func() { defer wg.Done(); readErr = conn.read(rctx, m.Learner) }()
+	st, stErr = conn.status(rctx) // in this goroutine: one fewer to start per member and round
 	wg.Wait()
 
 	if stErr == nil {
