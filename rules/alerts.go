@@ -103,18 +103,18 @@ const refusedVotingExpr = `count by (${C}) (
 or
 max by (${C}) (${mon etcd_monitor_cluster_members}) * 0`
 
-// The monitor's own lateness, from its probe rounds. Every probe round of a
-// member sends one serializable get, learner or not, whatever else fails,
-// so its attempts (the histogram's successes plus failures) count the
-// rounds run; a round is due at every slot, so the rounds due are those run
-// plus those skipped. Check rounds leave no count to divide by; they are
-// the fewer (one per cluster and check interval, against one per member and
-// probe interval: a seventh at the defaults) and wait for the same CPU and
-// round slots, so the probe rounds stand for both. The three series have
-// different labels, so `or` keeps them all (and defines the sum where
-// any of them exists).
-func probeRoundsDue(by, w string) string {
-	return `sum by (` + by + `) (
+// The probe rounds due of each cluster, for the probe latency alerts' test
+// of a cluster whose rounds start late (probeRoundsStartedLate).
+// etcd_monitor_rounds_total counts the rounds a replica ran but has no
+// cluster label, so a cluster's rounds are counted from its probes: every
+// probe round of a member sends one serializable get, learner or not,
+// whatever else fails, so its attempts (the histogram's successes plus
+// failures) count the rounds run; a round is due at every slot, so the
+// rounds due are those run plus those skipped. The three series have
+// different labels, so `or` keeps them all (and defines the sum where any
+// of them exists).
+func probeRoundsDue(w string) string {
+	return `sum by (${C}) (
     rate(${mon etcd_monitor_probe_duration_seconds_count operation="get_serializable"}[` + w + `])
   or
     rate(${mon etcd_monitor_probe_failures_total operation="get_serializable"}[` + w + `])
@@ -132,7 +132,7 @@ func probeRoundsDue(by, w string) string {
 // late the p99 may be the monitor's queueing.
 func probeRoundsStartedLate(w string) string {
 	return "sum by (${C}) (rate(${mon etcd_monitor_rounds_late_total kind=\"probe\"}[" + w + "]))\n/\n" +
-		probeRoundsDue("${C}", w) + "\n> ${t.monitor_rounds_behind_ratio}"
+		probeRoundsDue(w) + "\n> ${t.monitor_rounds_behind_ratio}"
 }
 
 // Recording rules are named level:metric:operation, the level being the
@@ -300,35 +300,50 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 	}
 	accessDenied := "max by (${C}, member, endpoint, reason) (${mon etcd_monitor_member_contact_error}) == 1"
 	accessDeniedWhy := `{{ if eq $labels.reason "auth_failed" }}its user name or password is refused (a rotated password, a removed user){{ else }}the TLS handshake fails (the monitor's client certificate or the member's server certificate expired or replaced, a CA that does not match, or TLS on one side only){{ end }}.`
-	// A replica's probe rounds that started late or were skipped, over those
-	// due (probeRoundsDue), per job and instance: one alert for a monitor
-	// behind on a thousand clusters. Late and skipped series of one cluster
-	// have the same labels once rate() drops their names, so the late ones
-	// are marked to keep `or` from dropping the skipped. A member that does
-	// not answer within the probe timeout holds its round past the next
-	// slot, which is skipped: that is etcd (EtcdProbeErrorsHigh), so skipped
-	// rounds of clusters whose probes time out are left out; late starts
-	// are the monitor's own and always count.
+	// A replica's check and probe rounds that started late (or overran) or
+	// were skipped, over those due: the rounds it ran
+	// (etcd_monitor_rounds_total, one series per kind and replica) plus
+	// those it skipped. Per job and instance: one alert for a monitor behind
+	// on a thousand clusters. Late and skipped series of one cluster and
+	// kind have the same labels once rate() drops their names, so the late
+	// ones are marked to keep `or` from dropping the skipped; rounds_total
+	// has no cluster label, so `or` keeps it beside the skipped.
+	//
+	// A member that does not answer within the timeout holds its probe round
+	// past the next slot, which is skipped, and a check round that waits out
+	// timeouts overruns its interval, which counts it late and skips the
+	// slots it ran into: that is etcd (EtcdProbeErrorsHigh), so for clusters
+	// whose probes time out the skipped rounds and the late check rounds are
+	// left out of the share (they stay among the rounds due). Late probe
+	// rounds only ever start late, the monitor's own doing, and always count.
 	fallingBehind := `sum by (job, instance) (
     label_replace(rate(${mon etcd_monitor_rounds_late_total kind="probe"}[${w.rate}]), "counter", "late", "", "")
   or
     (
-      rate(${mon etcd_monitor_rounds_skipped_total kind="probe"}[${w.rate}])
+      (
+          label_replace(rate(${mon etcd_monitor_rounds_late_total kind="check"}[${w.rate}]), "counter", "late", "", "")
+        or
+          rate(${mon etcd_monitor_rounds_skipped_total}[${w.rate}])
+      )
       unless on (${C})
       sum by (${C}) (rate(${mon etcd_monitor_probe_failures_total reason="timeout"}[${w.rate}])) > 0
     )
 )
 /
-` + probeRoundsDue("job, instance", "${w.rate}") + `
+sum by (job, instance) (
+    rate(${mon etcd_monitor_rounds_total}[${w.rate}])
+  or
+    rate(${mon etcd_monitor_rounds_skipped_total}[${w.rate}])
+)
 > ${t.monitor_rounds_behind_ratio}`
-	// How many of the replica's clusters had probe rounds late or skipped,
+	// How many of the replica's clusters had rounds late or skipped,
 	// and how many it watches: a Prometheus template query, run when the
 	// alert fires.
 	replicaQuery := func(promql string) string {
 		return "{{ with printf `" + promql + "` $labels.job $labels.instance | query }}{{ . | first | value | printf \"%.0f\" }}{{ else }}?{{ end }}"
 	}
-	behindClusters := replicaQuery(`count(sum by (${C}) (rate(${mon etcd_monitor_rounds_late_total kind="probe",job=%[1]q,instance=%[2]q}[${w.rate}])) > 0 or ` +
-		`sum by (${C}) (rate(${mon etcd_monitor_rounds_skipped_total kind="probe",job=%[1]q,instance=%[2]q}[${w.rate}])) > 0)`)
+	behindClusters := replicaQuery(`count(sum by (${C}) (rate(${mon etcd_monitor_rounds_late_total job=%[1]q,instance=%[2]q}[${w.rate}])) > 0 or ` +
+		`sum by (${C}) (rate(${mon etcd_monitor_rounds_skipped_total job=%[1]q,instance=%[2]q}[${w.rate}])) > 0)`)
 	watchedClusters := replicaQuery(`${mon etcd_monitor_clusters_watched job=%[1]q,instance=%[2]q}`)
 	// Probe latency of a cluster whose rounds start late includes the
 	// monitor's queueing: EtcdMonitorFallingBehind tells the monitor's
@@ -401,8 +416,8 @@ max by (${C}, instance, mountpoint) (${fs node_filesystem_readonly}) == 1`
 		{
 			group: groupMonitor, name: "EtcdMonitorFallingBehind", forKey: "monitor_falling_behind", severity: "warning",
 			expr:    fallingBehind,
-			summary: "etcd-monitor {{ $labels.instance }} is falling behind its probe rounds",
-			desc:    "etcd-monitor {{ $labels.instance }} started ${value} of its probe rounds late or skipped them over the last ${w.rate} (above ${h.monitor_rounds_behind_ratio}), for ${for}, in " + behindClusters + " of the " + watchedClusters + " clusters it watches. It is short of CPU or of round slots (--rounds.max-in-flight), so its probe latencies include its own queueing; the probe latency alerts of clusters whose rounds start late are held back. Shard the clusters over more replicas (--shard.count, --shard.index: docs/sharding.md) or give the monitor more CPU.",
+			summary: "etcd-monitor {{ $labels.instance }} is falling behind its rounds",
+			desc:    "etcd-monitor {{ $labels.instance }} started ${value} of its check and probe rounds late or skipped them over the last ${w.rate} (above ${h.monitor_rounds_behind_ratio}), for ${for}, in " + behindClusters + " of the " + watchedClusters + " clusters it watches. It is short of CPU or of round slots (--rounds.max-in-flight), so its probe latencies include its own queueing; the probe latency alerts of clusters whose rounds start late are held back. Shard the clusters over more replicas (--shard.count, --shard.index: docs/sharding.md) or give the monitor more CPU.",
 			value:   percent,
 		},
 
