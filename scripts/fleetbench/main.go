@@ -226,6 +226,7 @@ func run(ctx context.Context, o options) (err error) {
 	r.OpenFDs = fdCount
 	r.Goroutines = gauge(after, "go_goroutines")
 	r.LoadAverage = loadAverage()
+	r.Rounds = monitorRounds(before, after)
 	r.Probes, r.ProbeFailures = compareProbes(before, after, ref)
 	r.LogLinesWindow = logLines(monitorLog, logStart, logEnd)
 	r.LogLinesTotal = logLines(monitorLog, 0, logEnd)

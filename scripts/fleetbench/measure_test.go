@@ -67,3 +67,47 @@ func TestNativeHistogramMedian(t *testing.T) {
 		t.Errorf("the same samples bucketed by fromSamples give %.6g s, the histogram %.6g s", ref, est)
 	}
 }
+
+// The monitor's lateness over the window: the increase of its rounds
+// counters, summed over clusters, late and skipped as a share of the
+// rounds due (run or skipped).
+func TestMonitorRounds(t *testing.T) {
+	ran := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "etcd_monitor_rounds_total"}, []string{"kind"})
+	late := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "etcd_monitor_rounds_late_total"}, []string{"etcd_cluster", "kind"})
+	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "etcd_monitor_rounds_skipped_total"}, []string{"etcd_cluster", "kind"})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(ran, late, skipped)
+	snapshot := func() map[string]*dto.MetricFamily {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]*dto.MetricFamily{}
+		for _, mf := range mfs {
+			out[mf.GetName()] = mf
+		}
+		return out
+	}
+	ran.WithLabelValues("probe").Add(100)
+	ran.WithLabelValues("check").Add(50)
+	late.WithLabelValues("c1", "probe").Add(1) // before the window: not counted
+	before := snapshot()
+	ran.WithLabelValues("probe").Add(100)
+	ran.WithLabelValues("check").Add(20)
+	late.WithLabelValues("c1", "probe").Add(1)
+	late.WithLabelValues("c2", "probe").Add(1)
+	skipped.WithLabelValues("c1", "probe").Add(10)
+	rows := monitorRounds(before, snapshot())
+	want := []roundsRow{
+		{Kind: "check", Ran: 20, Behind: 0},
+		{Kind: "probe", Ran: 100, Late: 2, Skipped: 10, Behind: num(12.0 / 110)},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("rows %+v, want %+v", rows, want)
+	}
+	for i := range want {
+		if rows[i] != want[i] {
+			t.Errorf("row %d: %+v, want %+v", i, rows[i], want[i])
+		}
+	}
+}

@@ -46,6 +46,7 @@ type report struct {
 	Goroutines      float64 `json:"goroutines"`
 	OpenFDs         int     `json:"open_fds"`
 
+	Rounds                 []roundsRow        `json:"rounds_window"`
 	Probes                 []probeRow         `json:"probes"`
 	ProbeFailures          map[string]float64 `json:"probe_failures_window"`
 	LogLinesWindow         map[string]int     `json:"log_lines_window"`
@@ -57,6 +58,40 @@ type report struct {
 	RSSBeforeScrapesMiB    num                `json:"rss_before_scrapes_mib"`
 	RSSDuringScrapesMaxMiB num                `json:"rss_during_scrapes_max_mib"`
 	Targets                []target           `json:"targets"`
+}
+
+// roundsRow is what the monitor says of its own lateness over the window,
+// for one kind of round: what it ran, started late and skipped, and the
+// late and skipped share of the rounds due (EtcdMonitorFallingBehind's
+// measure; its threshold is 1%).
+type roundsRow struct {
+	Kind    string `json:"kind"`
+	Ran     num    `json:"ran"`
+	Late    num    `json:"late"`
+	Skipped num    `json:"skipped"`
+	Behind  num    `json:"behind_share"`
+}
+
+// monitorRounds reads the window's increase of the monitor's rounds
+// counters, by kind.
+func monitorRounds(before, after map[string]*dto.MetricFamily) []roundsRow {
+	inc := func(name string) map[string]float64 {
+		b, a := countersBy(before, name, "kind"), countersBy(after, name, "kind")
+		for k := range a {
+			a[k] -= b[k]
+		}
+		return a
+	}
+	ran, late, skipped := inc("etcd_monitor_rounds_total"), inc("etcd_monitor_rounds_late_total"), inc("etcd_monitor_rounds_skipped_total")
+	var rows []roundsRow
+	for _, kind := range []string{"check", "probe"} {
+		row := roundsRow{Kind: kind, Ran: num(ran[kind]), Late: num(late[kind]), Skipped: num(skipped[kind]), Behind: num(math.NaN())}
+		if due := ran[kind] + skipped[kind]; due > 0 {
+			row.Behind = num((late[kind] + skipped[kind]) / due)
+		}
+		rows = append(rows, row)
+	}
+	return rows
 }
 
 // probeRow compares one probe operation with the reference client's over
@@ -186,6 +221,10 @@ func (r *report) print(w io.Writer) {
 	}
 	fmt.Fprintf(t, "scrape (%s)\tmedian %.1f ms, p99 %.1f ms (n=%d), %.2f MiB, %s\n", r.ScrapeFormat, r.ScrapeMs.Median, r.ScrapeMs.P99, r.ScrapeMs.N, r.ScrapeMiB, samples)
 	fmt.Fprintf(t, "RSS around scrapes\t%.1f MiB before, %.1f MiB max during\n", r.RSSBeforeScrapesMiB, r.RSSDuringScrapesMaxMiB)
+	for _, rr := range r.Rounds {
+		fmt.Fprintf(t, "%s rounds (window)\t%.0f ran, %.0f late, %.0f skipped: %.2f%% behind (the monitor's own lateness)\n",
+			rr.Kind, rr.Ran, rr.Late, rr.Skipped, 100*rr.Behind)
+	}
 	fmt.Fprintf(t, "probe failures (window)\t%s\n", counts(r.ProbeFailures))
 	fmt.Fprintf(t, "log lines (window)\t%s\n", counts(r.LogLinesWindow))
 	fmt.Fprintf(t, "log lines (since start)\t%s\n", counts(r.LogLinesTotal))
