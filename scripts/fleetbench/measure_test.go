@@ -30,19 +30,9 @@ func TestNativeHistogramMedian(t *testing.T) {
 		}
 		return raw
 	}
-	snapshot := func() map[string]*dto.MetricFamily {
-		reg := prometheus.NewPedanticRegistry()
-		reg.MustRegister(vec)
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]*dto.MetricFamily{}
-		for _, mf := range mfs {
-			out[mf.GetName()] = mf
-		}
-		return out
-	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(vec)
+	snapshot := func() map[string]*dto.MetricFamily { return gathered(t, reg) }
 	observe(5000) // before the window: must not count
 	before := snapshot()
 	raw := observe(9000)
@@ -77,17 +67,7 @@ func TestMonitorRounds(t *testing.T) {
 	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "etcd_monitor_rounds_skipped_total"}, []string{"etcd_cluster", "kind"})
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(ran, late, skipped)
-	snapshot := func() map[string]*dto.MetricFamily {
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]*dto.MetricFamily{}
-		for _, mf := range mfs {
-			out[mf.GetName()] = mf
-		}
-		return out
-	}
+	snapshot := func() map[string]*dto.MetricFamily { return gathered(t, reg) }
 	ran.WithLabelValues("probe").Add(100)
 	ran.WithLabelValues("check").Add(50)
 	late.WithLabelValues("c1", "probe").Add(1) // before the window: not counted
@@ -110,4 +90,18 @@ func TestMonitorRounds(t *testing.T) {
 			t.Errorf("row %d: %+v, want %+v", i, rows[i], want[i])
 		}
 	}
+}
+
+// gathered is what a scrape of reg holds, by family name.
+func gathered(t *testing.T, reg *prometheus.Registry) map[string]*dto.MetricFamily {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*dto.MetricFamily{}
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf
+	}
+	return out
 }
