@@ -23,11 +23,15 @@ const (
 // and anything past a few seconds is a timeout.
 var DefaultProbeBuckets = []float64{.0005, .001, .002, .004, .008, .016, .025, .05, .1, .25, .5, 1, 2.5, 5}
 
-// FleetProbeBuckets are a few classic buckets around the thresholds the
-// rules alert on, for monitors of many clusters: with 14 buckets the probe
-// histogram is three quarters of a cluster's series. Percentiles come from
-// the native histogram, which Prometheus scrapes alongside.
-var FleetProbeBuckets = []float64{.01, .1, 1}
+// FleetProbeBuckets are a few classic buckets for monitors of many clusters:
+// with 14 buckets the probe histogram is three quarters of a cluster's
+// series. Two bounds are the rule pack's default p99 thresholds (50 ms
+// warning, 100 ms critical), so that where Prometheus reads only the classic
+// buckets "p99 above the threshold" still means "more than 1% of probes took
+// longer" and not an interpolation inside a wide bucket (with bounds at 10 ms
+// and 100 ms only, 3% of probes at 15 ms read as a p99 of 70 ms). Finer
+// percentiles come from the native histogram.
+var FleetProbeBuckets = []float64{.01, .05, .1, 1}
 
 // ParseProbeBuckets reads the probe histogram's classic buckets as a flag
 // gives them: "default", "fleet" (FleetProbeBuckets), "none" (native

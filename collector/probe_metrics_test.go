@@ -23,6 +23,7 @@ func TestProbeBucketsOption(t *testing.T) {
 	}{
 		{"fleet", []ProbeMetricsOption{WithProbeBuckets(FleetProbeBuckets)}, head +
 			`etcd_monitor_probe_duration_seconds_bucket{` + labels + `,le="0.01"} 1
+etcd_monitor_probe_duration_seconds_bucket{` + labels + `,le="0.05"} 1
 etcd_monitor_probe_duration_seconds_bucket{` + labels + `,le="0.1"} 1
 etcd_monitor_probe_duration_seconds_bucket{` + labels + `,le="1"} 1
 etcd_monitor_probe_duration_seconds_bucket{` + labels + `,le="+Inf"} 1

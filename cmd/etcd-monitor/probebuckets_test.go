@@ -14,7 +14,7 @@ import (
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
 )
 
-// --probe.buckets=fleet leaves three classic buckets of the probe histogram
+// --probe.buckets=fleet leaves four classic buckets of the probe histogram
 // (a fleet's scrape is mostly these buckets), and none keeps only the +Inf
 // bucket, sum and count in the text format (the native histogram carries
 // the distribution in protobuf).
@@ -25,7 +25,7 @@ func TestProbeBucketsFlag(t *testing.T) {
 		spec string
 		want []string
 	}{
-		{"fleet", []string{"+Inf", "0.01", "0.1", "1"}},
+		{"fleet", []string{"+Inf", "0.01", "0.05", "0.1", "1"}},
 		{"none", []string{"+Inf"}},
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
