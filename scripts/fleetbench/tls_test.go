@@ -5,8 +5,13 @@ import (
 	"crypto/x509"
 	"net"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/clusterconfig"
 )
 
 // The members' certificate must be accepted for 127.0.0.1 as a server and,
@@ -76,5 +81,77 @@ func TestFleetTLSHandshake(t *testing.T) {
 
 	if nilTLS := (*fleetTLS)(nil); nilTLS.clientConfig() != nil || nilTLS.etcdArgs() != nil || nilTLS.scheme() != "http" {
 		t.Error("a plaintext fleet has TLS settings")
+	}
+}
+
+// The config is what the monitor reads: every entry must come out of the
+// monitor's own parser with https endpoints and the TLS material loaded,
+// and without -tls the file must stay exactly what it was before the flag.
+func TestWriteConfig(t *testing.T) {
+	dir := t.TempDir()
+	clusters := []etcdCluster{
+		{endpoints: []string{"http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"}},
+		{endpoints: []string{"http://127.0.0.1:4", "http://127.0.0.1:5", "http://127.0.0.1:6"}},
+	}
+	write := func(name string, ft *fleetTLS) (string, []byte) {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := writeConfig(path, 3, clusters, ft); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return path, b
+	}
+	_, got := write("plain.yml", nil)
+	want := `# Written by scripts/fleetbench.
+clusters:
+  - name: fleet-0000
+    endpoints: [http://127.0.0.1:1, http://127.0.0.1:2, http://127.0.0.1:3]
+  - name: fleet-0001
+    endpoints: [http://127.0.0.1:4, http://127.0.0.1:5, http://127.0.0.1:6]
+  - name: fleet-0002
+    endpoints: [http://127.0.0.1:1, http://127.0.0.1:2, http://127.0.0.1:3]
+`
+	if string(got) != want {
+		t.Errorf("plaintext config changed:\n%s\nwant:\n%s", got, want)
+	}
+
+	// The certificates in a directory of their own show that the paths
+	// are written relative to the config file, as the monitor reads them.
+	ft, err := newFleetTLS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range clusters {
+		for j, ep := range clusters[i].endpoints {
+			clusters[i].endpoints[j] = strings.Replace(ep, "http://", "https://", 1)
+		}
+	}
+	withTLS, b := write("tls.yml", ft)
+	if strings.Contains(string(b), dir) || strings.Contains(string(b), filepath.Dir(ft.caFile)) {
+		t.Errorf("config holds absolute paths, not relative ones:\n%s", b)
+	}
+	cs, err := clusterconfig.Load(withTLS, clusterconfig.Defaults{})
+	if err != nil {
+		t.Fatalf("the monitor refuses the config: %v\n%s", err, b)
+	}
+	if len(cs) != 3 {
+		t.Fatalf("%d clusters in the config, want 3", len(cs))
+	}
+	for i, c := range cs {
+		conn := c.Conn
+		if conn.CAFile != ft.caFile || conn.CertFile != ft.client.CertFile || conn.KeyFile != ft.client.KeyFile {
+			t.Errorf("%s: ca_file %q, cert_file %q, key_file %q; want %q, %q, %q", c.Name, conn.CAFile, conn.CertFile, conn.KeyFile,
+				ft.caFile, ft.client.CertFile, ft.client.KeyFile)
+		}
+		if !slices.Equal(conn.Endpoints, clusters[i%2].endpoints) {
+			t.Errorf("%s: endpoints %v, want %v", c.Name, conn.Endpoints, clusters[i%2].endpoints)
+		}
+		if tc := conn.TLS(); tc == nil || len(tc.Certificates) != 1 || tc.RootCAs == nil {
+			t.Errorf("%s: TLS not loaded with a client certificate and the CA", c.Name)
+		}
 	}
 }
