@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -67,24 +68,25 @@ type etcdCluster struct {
 
 // startEtcd starts k clusters of 3 members of the etcd binary under dir, all
 // at once (the members of a cluster wait for each other), and waits until
-// every member serves a linearizable read.
-func startEtcd(ctx context.Context, p *procs, bin, dir string, k int) ([]etcdCluster, error) {
+// every member serves a linearizable read. With ft, members serve their
+// client and peer URLs over mutual TLS.
+func startEtcd(ctx context.Context, p *procs, bin, dir string, k int, ft *fleetTLS) ([]etcdCluster, error) {
 	ports, err := freePorts(k * 3 * 2)
 	if err != nil {
 		return nil, err
 	}
+	scheme := ft.scheme()
 	clusters := make([]etcdCluster, k)
 	for c := range k {
 		var initial []string
 		for m := range 3 {
-			initial = append(initial, fmt.Sprintf("m%d=http://127.0.0.1:%d", m, ports[(c*3+m)*2+1]))
+			initial = append(initial, fmt.Sprintf("m%d=%s://127.0.0.1:%d", m, scheme, ports[(c*3+m)*2+1]))
 		}
 		for m := range 3 {
-			client := fmt.Sprintf("http://127.0.0.1:%d", ports[(c*3+m)*2])
-			peer := fmt.Sprintf("http://127.0.0.1:%d", ports[(c*3+m)*2+1])
+			client := fmt.Sprintf("%s://127.0.0.1:%d", scheme, ports[(c*3+m)*2])
+			peer := fmt.Sprintf("%s://127.0.0.1:%d", scheme, ports[(c*3+m)*2+1])
 			name := fmt.Sprintf("e%02d-m%d", c, m)
-			cmd, err := p.start(filepath.Join(dir, name+".log"), bin,
-				"--name", fmt.Sprintf("m%d", m),
+			args := []string{"--name", fmt.Sprintf("m%d", m),
 				"--data-dir", filepath.Join(dir, name),
 				"--listen-client-urls", client, "--advertise-client-urls", client,
 				"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
@@ -94,7 +96,8 @@ func startEtcd(ctx context.Context, p *procs, bin, dir string, k int) ([]etcdClu
 				// The probes' puts and deletes grow the history; production
 				// clusters compact it, so these do too.
 				"--auto-compaction-mode", "periodic", "--auto-compaction-retention", "5m",
-				"--logger", "zap", "--log-level", "error")
+				"--logger", "zap", "--log-level", "error"}
+			cmd, err := p.start(filepath.Join(dir, name+".log"), bin, append(args, ft.etcdArgs()...)...)
 			if err != nil {
 				return nil, err
 			}
@@ -104,7 +107,7 @@ func startEtcd(ctx context.Context, p *procs, bin, dir string, k int) ([]etcdClu
 	}
 	for _, c := range clusters {
 		for _, ep := range c.endpoints {
-			if err := waitServing(ctx, ep, 60*time.Second); err != nil {
+			if err := waitServing(ctx, ep, ft.clientConfig(), 60*time.Second); err != nil {
 				return nil, err
 			}
 		}
@@ -112,11 +115,12 @@ func startEtcd(ctx context.Context, p *procs, bin, dir string, k int) ([]etcdClu
 	return clusters, nil
 }
 
-// waitServing polls a member with linearizable gets until one succeeds.
-func waitServing(ctx context.Context, endpoint string, timeout time.Duration) error {
+// waitServing polls a member with linearizable gets until one succeeds; tc
+// is the client's TLS configuration, nil for plaintext.
+func waitServing(ctx context.Context, endpoint string, tc *tls.Config, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 2 * time.Second, TLS: tc, Logger: zap.NewNop()})
 	if err != nil {
 		return fmt.Errorf("client for %s: %w", endpoint, err)
 	}
@@ -153,12 +157,19 @@ func freePorts(n int) ([]int, error) {
 
 // writeConfig writes a --config.file with n entries spread round-robin over
 // the clusters, each under its own name, everything else from the flags.
-func writeConfig(path string, n int, clusters []etcdCluster) error {
+// With ft, every entry names the CA and the client certificate itself, as
+// TLS settings are never inherited from the flags.
+func writeConfig(path string, n int, clusters []etcdCluster, ft *fleetTLS) error {
+	tlsLines, err := ft.configLines(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
 	var b strings.Builder
 	b.WriteString("# Written by scripts/fleetbench.\nclusters:\n")
 	for i := range n {
 		c := clusters[i%len(clusters)]
 		fmt.Fprintf(&b, "  - name: fleet-%04d\n    endpoints: [%s]\n", i, strings.Join(c.endpoints, ", "))
+		b.WriteString(tlsLines)
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

@@ -34,7 +34,7 @@ type options struct {
 	scrapeFormat                         string
 	settle, window, scrapeGap, refPeriod time.Duration
 	timeout                              time.Duration
-	keep                                 bool
+	keep, tls                            bool
 	monitorArgs                          []string
 }
 
@@ -76,6 +76,7 @@ func parseFlags(args []string) (options, error) {
 	}
 	fs.StringVar(&o.dir, "dir", dir, "where the etcd data directories and logs go (removed at exit)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the working directory (logs, config) at exit")
+	fs.BoolVar(&o.tls, "tls", false, "serve etcd over mutual TLS (a throwaway CA in the working directory) and give the monitor and the reference client a client certificate")
 	fs.DurationVar(&o.settle, "settle", 2*time.Minute, "time from the monitor listening to the measurement window")
 	fs.DurationVar(&o.window, "window", 2*time.Minute, "measurement window (CPU, RSS, probe latencies, failures, log lines)")
 	fs.IntVar(&o.scrapes, "scrapes", 20, "/metrics scrapes after the window")
@@ -128,11 +129,17 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 	}
+	var ft *fleetTLS // nil: plaintext
+	if o.tls {
+		if ft, err = newFleetTLS(work); err != nil {
+			return err
+		}
+	}
 	p := &procs{}
 	defer p.stopAll() // before the directory goes: deferred calls run last first
 
 	logf("starting %d etcd clusters of 3 members (%s)", o.etcdClusters, o.etcdBin)
-	clusters, err := startEtcd(ctx, p, o.etcdBin, work, o.etcdClusters)
+	clusters, err := startEtcd(ctx, p, o.etcdBin, work, o.etcdClusters, ft)
 	if err != nil {
 		return err
 	}
@@ -143,7 +150,7 @@ func run(ctx context.Context, o options) (err error) {
 		endpoints = append(endpoints, c.endpoints...)
 	}
 	config := filepath.Join(work, "clusters.yml")
-	if err := writeConfig(config, o.clusters, clusters); err != nil {
+	if err := writeConfig(config, o.clusters, clusters, ft); err != nil {
 		return err
 	}
 	ports, err := freePorts(1)
@@ -167,7 +174,7 @@ func run(ctx context.Context, o options) (err error) {
 	ref := newReference()
 	refCtx, refStop := context.WithCancel(ctx)
 	refDone := make(chan error, 1)
-	go func() { refDone <- ref.run(refCtx, endpoints, o.refPeriod, 5*time.Second) }()
+	go func() { refDone <- ref.run(refCtx, endpoints, ft.clientConfig(), o.refPeriod, 5*time.Second) }()
 	defer func() { refStop(); <-refDone }()
 
 	// Settled RSS is taken before the first scrape: a scrape's garbage
@@ -183,7 +190,7 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	}
 
-	r := &report{Clusters: o.clusters, EtcdClusters: o.etcdClusters, EtcdMembers: 3 * o.etcdClusters,
+	r := &report{Clusters: o.clusters, EtcdClusters: o.etcdClusters, EtcdMembers: 3 * o.etcdClusters, TLS: o.tls,
 		MonitorArgs: args, EtcdBinary: o.etcdBin, SettleSeconds: num(o.settle.Seconds()), WindowSeconds: num(o.window.Seconds())}
 	r.RSSSettledMiB = num(median(settled))
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -39,8 +40,9 @@ func newReference() *reference {
 	return &reference{samples: map[string][]time.Duration{}, failures: map[string]int{}}
 }
 
-// run starts one loop per endpoint and returns when ctx ends.
-func (r *reference) run(ctx context.Context, endpoints []string, interval, timeout time.Duration) error {
+// run starts one loop per endpoint and returns when ctx ends. tc is the
+// client's TLS configuration, nil for plaintext.
+func (r *reference) run(ctx context.Context, endpoints []string, tc *tls.Config, interval, timeout time.Duration) error {
 	var clis []*clientv3.Client
 	defer func() {
 		for _, c := range clis {
@@ -49,7 +51,7 @@ func (r *reference) run(ctx context.Context, endpoints []string, interval, timeo
 	}()
 	var leases []clientv3.LeaseID
 	for _, ep := range endpoints {
-		c, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+		c, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: 2 * time.Second, TLS: tc, Logger: zap.NewNop()})
 		if err != nil {
 			return fmt.Errorf("reference client for %s: %w", ep, err)
 		}

@@ -32,6 +32,7 @@ type report struct {
 	Clusters      int      `json:"clusters"`
 	EtcdClusters  int      `json:"etcd_clusters"`
 	EtcdMembers   int      `json:"etcd_members"`
+	TLS           bool     `json:"tls,omitempty"` // -tls; left out without it, as in summaries from before the flag
 	EtcdBinary    string   `json:"etcd_binary"`
 	MonitorArgs   []string `json:"monitor_args"`
 	SettleSeconds num      `json:"settle_seconds"`
@@ -210,8 +211,12 @@ func maxOf(v []float64) float64 {
 
 func (r *report) print(w io.Writer) {
 	t := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(t, "fleet\t%d config entries over %d etcd clusters (%d member processes), settle %s, window %s, load %s\n",
-		r.Clusters, r.EtcdClusters, r.EtcdMembers, time.Duration(r.SettleSeconds*1e9), time.Duration(r.WindowSeconds*1e9), r.LoadAverage)
+	transport := ""
+	if r.TLS {
+		transport = ", mutual TLS"
+	}
+	fmt.Fprintf(t, "fleet\t%d config entries over %d etcd clusters (%d member processes%s), settle %s, window %s, load %s\n",
+		r.Clusters, r.EtcdClusters, r.EtcdMembers, transport, time.Duration(r.SettleSeconds*1e9), time.Duration(r.WindowSeconds*1e9), r.LoadAverage)
 	fmt.Fprintf(t, "monitor CPU\t%.3f cores (etcd members together %.3f, this harness %.3f)\n", r.MonitorCPUCores, r.EtcdCPUCores, r.HarnessCPUCores)
 	fmt.Fprintf(t, "monitor RSS\t%.1f MiB settled (never scraped), %.1f MiB max in the window\n", r.RSSSettledMiB, r.RSSWindowMaxMiB)
 	fmt.Fprintf(t, "goroutines, fds\t%.0f, %d\n", r.Goroutines, r.OpenFDs)
