@@ -149,6 +149,14 @@ func (f *Flags) serveOptions() (Options, error) {
 	if err != nil {
 		return Options{}, err
 	}
+	file := f.clusters.File()
+	fingerprint := func() (string, error) { return clusterconfig.Fingerprint(file) }
+	var loaded string
+	if file != "" {
+		// Before reading: a file changed while it is read differs at the
+		// watcher's first poll and is read again.
+		loaded = FingerprintState(fingerprint)
+	}
 	clusters, fromFile, err := f.clusters.Clusters()
 	if err != nil {
 		return Options{}, err
@@ -162,9 +170,9 @@ func (f *Flags) serveOptions() (Options, error) {
 		return cs, err
 	}}
 	if fromFile {
-		file := f.clusters.File()
-		o.Config.Fingerprint = func() (string, error) { return clusterconfig.Fingerprint(file) }
+		o.Config.Fingerprint = fingerprint
 		o.Config.WatchInterval = f.clusters.WatchInterval()
+		o.Config.Loaded = loaded
 	}
 	return o, nil
 }

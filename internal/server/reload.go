@@ -28,6 +28,10 @@ type ConfigSource struct {
 	// every WatchInterval (nil or 0: not polled).
 	Fingerprint   func() (string, error)
 	WatchInterval time.Duration
+	// Loaded is FingerprintState of the files the clusters in Options
+	// were read from, taken just before reading them: the watcher reloads
+	// only when the files differ from that. ("" reloads at the first poll.)
+	Loaded string
 	// Signal reloads on every value (SIGHUP).
 	Signal <-chan os.Signal
 }
@@ -39,18 +43,24 @@ type reloadState struct {
 	last string
 }
 
-// fingerprint is the files' state as the watcher compares it: an error
-// (no file, an unreadable one) is a state too, so it is reported once.
-func (m *Monitor) fingerprint() string {
-	cs := m.opts.Config
-	if cs == nil || cs.Fingerprint == nil {
+// FingerprintState is the files' state as the watcher compares it: an
+// error (no file, an unreadable one) is a state too, so it is reported once.
+func FingerprintState(fingerprint func() (string, error)) string {
+	if fingerprint == nil {
 		return ""
 	}
-	fp, err := cs.Fingerprint()
+	fp, err := fingerprint()
 	if err != nil {
 		return "error: " + err.Error()
 	}
 	return fp
+}
+
+func (m *Monitor) fingerprint() string {
+	if m.opts.Config == nil {
+		return ""
+	}
+	return FingerprintState(m.opts.Config.Fingerprint)
 }
 
 // Reload reads the configuration again and applies it (Apply). A bad

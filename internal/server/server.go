@@ -101,6 +101,9 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 	}
 	m := &Monitor{opts: opts, logger: logger}
 	m.reload = newReloadMetrics(opts.Shard)
+	if opts.Config != nil {
+		m.state.last = opts.Config.Loaded
+	}
 	if opts.MaxRoundsInFlight <= 0 {
 		opts.MaxRoundsInFlight = collector.DefaultMaxInFlightRounds
 	}
