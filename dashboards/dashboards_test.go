@@ -316,15 +316,8 @@ func TestQueriesArePromQL(t *testing.T) {
 			t.Errorf("%s: unexpanded variable left in %q", where[i], r.Expr)
 		}
 	}
-	b, err := yaml.Marshal(map[string]any{"groups": []any{map[string]any{"name": "dashboards", "rules": rules}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := filepath.Join(t.TempDir(), "dashboards.rules.yml")
-	if err := os.WriteFile(f, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(promtool, "check", "rules", f).CombinedOutput()
+	groups := map[string]any{"groups": []any{map[string]any{"name": "dashboards", "rules": rules}}}
+	out, err := runPromtool(t, promtool, "dashboards.rules.yml", groups, "check", "rules")
 	if err != nil {
 		// promtool names the rule (dashboard_query_N) and the parse error.
 		msg := string(out)
@@ -334,6 +327,21 @@ func TestQueriesArePromQL(t *testing.T) {
 		t.Fatalf("promtool check rules: %v\n%s", err, msg)
 	}
 	t.Logf("%d expressions are valid PromQL", len(rules))
+}
+
+// runPromtool writes doc as YAML to a file named name and runs promtool
+// with args and that file.
+func runPromtool(t *testing.T, promtool, name string, doc any, args ...string) ([]byte, error) {
+	t.Helper()
+	b, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(f, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return exec.Command(promtool, append(args, f)...).CombinedOutput()
 }
 
 func TestProvisioning(t *testing.T) {

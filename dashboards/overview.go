@@ -28,6 +28,17 @@ func mon(expr string) string {
 	return strings.ReplaceAll(expr, "SEL", monitorJob+`,etcd_cluster=~"$cluster"`)
 }
 
+// probeQuantile is the q-quantile of the probe latency by the labels by
+// over the range rng, from the native histogram or the classic buckets,
+// whichever Prometheus keeps: one that scrapes native histograms keeps no
+// _bucket series (unless always_scrape_classic_histograms), one that does
+// not has no native histogram. Where it has both, `or` keeps the native
+// one, the finer. The rules do the same (rules/alerts.go, probeHist).
+func probeQuantile(q, by, rng string) string {
+	return mon("histogram_quantile(" + q + ", sum by (" + by + ") (rate(etcd_monitor_probe_duration_seconds{SEL}" + rng + "))) or " +
+		"histogram_quantile(" + q + ", sum by (" + by + ", le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}" + rng + ")))")
+}
+
 func clusterVariable(metric string) *dashboard.QueryVariableBuilder {
 	return queryVariable("cluster", "Cluster", metric, "etcd_cluster",
 		"etcd clusters, by the etcd_cluster label etcd-monitor gives them (--cluster.name or the config file).")
@@ -121,18 +132,22 @@ func overview() *dashboard.DashboardBuilder {
 
 	b.WithRow(row("Synthetic probes (client-side latency)"))
 	b.WithPanel(newTimeseries("Probe latency percentiles", "Latency of the monitor's put, linearizable get, serializable get and delete on every member, per cluster and operation. The target: p99 below 100ms.", "s",
-		rangeQ(mon(`histogram_quantile(0.50, sum by (etcd_cluster, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[$__rate_interval])))`), "p50 {{etcd_cluster}} {{operation}}"),
-		rangeQ(mon(`histogram_quantile(0.95, sum by (etcd_cluster, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[$__rate_interval])))`), "p95 {{etcd_cluster}} {{operation}}"),
-		rangeQ(mon(`histogram_quantile(0.99, sum by (etcd_cluster, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[$__rate_interval])))`), "p99 {{etcd_cluster}} {{operation}}"),
+		rangeQ(probeQuantile("0.50", "etcd_cluster, operation", "[$__rate_interval]"), "p50 {{etcd_cluster}} {{operation}}"),
+		rangeQ(probeQuantile("0.95", "etcd_cluster, operation", "[$__rate_interval]"), "p95 {{etcd_cluster}} {{operation}}"),
+		rangeQ(probeQuantile("0.99", "etcd_cluster, operation", "[$__rate_interval]"), "p99 {{etcd_cluster}} {{operation}}"),
 	).Span(12).Height(8))
+	// The native histogram if Prometheus has it, else the classic buckets
+	// (`or on ()`: the buckets only where no native histogram is left, so
+	// the two are never drawn together). Grafana draws a native histogram's
+	// result as heatmap cells, which the heatmap format leaves as they are.
 	b.WithPanel(newHeatmap("Probe latency heatmap", "Distribution of all probe latencies (every operation and member) over time.", "s",
-		heatmapQ(mon(`sum by (le) (increase(etcd_monitor_probe_duration_seconds_bucket{SEL}[$__rate_interval]))`))).Span(12).Height(8))
+		heatmapQ(mon(`sum(increase(etcd_monitor_probe_duration_seconds{SEL}[$__rate_interval])) or on () sum by (le) (increase(etcd_monitor_probe_duration_seconds_bucket{SEL}[$__rate_interval]))`))).Span(12).Height(8))
 	b.WithPanel(newTimeseries("Probe p99 per member", "p99 probe latency of each member and operation: a slow member stands out here.", "s",
-		rangeQ(mon(`histogram_quantile(0.99, sum by (etcd_cluster, member, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[$__rate_interval])))`), "{{etcd_cluster}} {{member}} {{operation}}")).Span(12).Height(8))
+		rangeQ(probeQuantile("0.99", "etcd_cluster, member, operation", "[$__rate_interval]"), "{{etcd_cluster}} {{member}} {{operation}}")).Span(12).Height(8))
 	b.WithPanel(newTimeseries("Probe failures", "Failed probes per second by reason (timeout, unavailable, no_space, permission_denied, ...).", "ops",
 		rangeQ(mon(`sum by (etcd_cluster, operation, reason) (rate(etcd_monitor_probe_failures_total{SEL}[$__rate_interval]))`), "{{etcd_cluster}} {{operation}} {{reason}}")).Span(12).Height(8))
 	b.WithPanel(newTimeseries("Probe p99 against a week ago", "This hour's p99 over the same hour a week earlier (EtcdProbeLatencyRegressed fires above 2 and 10ms). Empty until a week of data exists.", "none",
-		rangeQ(mon(`histogram_quantile(0.99, sum by (etcd_cluster, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[1h]))) / histogram_quantile(0.99, sum by (etcd_cluster, operation, le) (rate(etcd_monitor_probe_duration_seconds_bucket{SEL}[1h] offset 1w)))`), "{{etcd_cluster}} {{operation}}")).Span(24).Height(7).
+		rangeQ("("+probeQuantile("0.99", "etcd_cluster, operation", "[1h]")+") / ("+probeQuantile("0.99", "etcd_cluster, operation", "[1h] offset 1w")+")", "{{etcd_cluster}} {{operation}}")).Span(24).Height(7).
 		Thresholds(thresholds(step{color: "green"}, step{color: "red", value: 2})).
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementRight, "lastNotNull", "max")))
 

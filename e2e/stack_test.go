@@ -88,18 +88,10 @@ func startStack(t *testing.T, tl tools, b testetcd.Backend, name string) *stack 
 	amConfig := s.sinks.AlertmanagerConfig(t, dir, "e2e-routing-key", s.monitorURL+"/api/v1/alerts")
 
 	// etcd-monitor, as a user runs it.
-	mon := testproc.Start(t, "etcd-monitor", monitorBin, "serve",
-		"--etcd.endpoints="+strings.Join(c.Endpoints(), ","),
-		"--cluster.name="+name,
-		"--web.listen-address="+monAddr,
-		"--health-check-interval="+checkInterval.String(),
-		"--probe.interval="+checkInterval.String(),
-		"--etcd.request-timeout="+requestTimeout.String(),
-		"--etcd.dial-timeout="+requestTimeout.String(),
+	mon := testproc.Start(t, "etcd-monitor", monitorBin, append(serveArgs(c, name, monAddr),
 		// etcd before 3.6 does not report its quota.
 		"--etcd.quota-backend-bytes="+strconv.Itoa(quotaBytes),
-		"--alerts.webhook-token-file="+webhookTokenFile(t, amConfig),
-		"--log.level=warn")
+		"--alerts.webhook-token-file="+webhookTokenFile(t, amConfig))...)
 
 	// Alertmanager with the shipped configuration, pointed at the sinks.
 	amAddr := freeport.Addr(t)
@@ -127,6 +119,21 @@ func startStack(t *testing.T, tl tools, b testetcd.Backend, name string) *stack 
 	pr.WaitReady(t, s.promURL+"/-/ready", 30*time.Second)
 	s.waitTargetsUp(t)
 	return s
+}
+
+// serveArgs runs `etcd-monitor serve` on the cluster c, named name,
+// listening on addr, at the test timing.
+func serveArgs(c *localetcd.Cluster, name, addr string) []string {
+	return []string{"serve",
+		"--etcd.endpoints=" + strings.Join(c.Endpoints(), ","),
+		"--cluster.name=" + name,
+		"--web.listen-address=" + addr,
+		"--health-check-interval=" + checkInterval.String(),
+		"--probe.interval=" + checkInterval.String(),
+		"--etcd.request-timeout=" + requestTimeout.String(),
+		"--etcd.dial-timeout=" + requestTimeout.String(),
+		"--log.level=warn",
+	}
 }
 
 // promConfig writes the Prometheus configuration a user writes: scrape the

@@ -1,5 +1,7 @@
 package rules
 
+import "strings"
+
 // The rule definitions. Expressions and annotations are written once with
 // ${...} placeholders that render fills from the Config:
 //
@@ -64,7 +66,7 @@ type alertDef struct {
 // keeps the ratio defined.
 func probeFailureRatio(by string) string {
 	f := "sum by (" + by + ") (rate(${mon etcd_monitor_probe_failures_total}[${w.rate}]))"
-	s := "sum by (" + by + ") (rate(${mon etcd_monitor_probe_duration_seconds_count}[${w.rate}]))"
+	s := "(" + probeSuccesses(by) + ")"
 	f0 := "(" + f + " or 0 * " + s + ")"
 	s0 := "(" + s + " or 0 * " + f + ")"
 	return f0 + "\n/\n(" + f0 + "\n  + " + s0 + " > 0)"
@@ -86,6 +88,36 @@ func grpcFailureRatio(by string) string {
 	return "(" + f + " or 0 * " + t + ")\n/\n(" + t + " >= ${t.grpc_min_request_rate})"
 }
 
+// The probe histogram reaches Prometheus in either form or both: classic
+// buckets (probeHist_bucket with le, _count, _sum) from the text format or
+// with always_scrape_classic_histograms, and the native histogram (one
+// series named probeHist) once Prometheus scrapes native histograms
+// (scrape_native_histograms, Prometheus 4's default), which then keeps no
+// classic series at all. An expression on one form alone would silently
+// have no data (a quantile) or a wrong one (a failure ratio with no
+// successes) on the other, so each takes the native form `or` the classic
+// one. Both are aggregated to the same labels, so where both exist `or`
+// keeps the native one, the finer (schema 3: 8 buckets per doubling, against
+// the classic bounds of --probe.buckets, none at all with `none`).
+const probeHist = "etcd_monitor_probe_duration_seconds"
+
+// probeQuantile is the q-quantile of the probe latency by the labels by,
+// over the range rng ("[5m]", or "[1h] offset 1w"). Unparenthesized: `or`
+// binds loosest, so callers combining it with other operators wrap it.
+func probeQuantile(q, by, rng string) string {
+	return "histogram_quantile(" + q + ", sum by (" + by + ") (rate(${mon " + probeHist + "}" + rng + ")))\nor\n" +
+		"histogram_quantile(" + q + ", sum by (" + by + ", le) (rate(${mon " + probeHist + "_bucket}" + rng + ")))"
+}
+
+// probeSuccesses is the rate of successful probes (the histogram's count)
+// by the labels by, from either form of the histogram. Unparenthesized.
+func probeSuccesses(by string) string {
+	return "sum by (" + by + ") (histogram_count(rate(${mon " + probeHist + "}[${w.rate}]))) or " +
+		"sum by (" + by + ") (rate(${mon " + probeHist + "_count}[${w.rate}]))"
+}
+
+// quantile is the q-quantile of one of etcd's own histograms, which etcd
+// exposes as classic buckets only.
 func quantile(q, by, metric, sel string) string {
 	return "histogram_quantile(" + q + ", sum by (" + by + ", le) (rate(${" + sel + " " + metric + "_bucket}[${w.rate}])))"
 }
@@ -112,10 +144,13 @@ max by (${C}) (${mon etcd_monitor_cluster_members}) * 0`
 // failures) count the rounds run; a round is due at every slot, so the
 // rounds due are those run plus those skipped. The three series have
 // different labels, so `or` keeps them all (and defines the sum where any
-// of them exists).
+// of them exists). The histogram's count is taken from either of its forms
+// (see probeHist).
 func probeRoundsDue(w string) string {
 	return `sum by (${C}) (
-    rate(${mon etcd_monitor_probe_duration_seconds_count operation="get_serializable"}[` + w + `])
+    histogram_count(rate(${mon ` + probeHist + ` operation="get_serializable"}[` + w + `]))
+  or
+    rate(${mon ` + probeHist + `_count operation="get_serializable"}[` + w + `])
   or
     rate(${mon etcd_monitor_probe_failures_total operation="get_serializable"}[` + w + `])
   or
@@ -138,12 +173,11 @@ func probeRoundsStartedLate(w string) string {
 // Recording rules are named level:metric:operation, the level being the
 // labels kept; it starts with the cluster label, so names follow the config.
 func recordDefs() []recordDef {
-	const probe = "etcd_monitor_probe_duration_seconds"
 	return []recordDef{
-		{groupMonitorRecording, "${C}_operation:etcd_monitor_probe_duration_seconds:p50", quantile("0.5", "${C}, operation", probe, "mon")},
-		{groupMonitorRecording, "${C}_operation:etcd_monitor_probe_duration_seconds:p95", quantile("0.95", "${C}, operation", probe, "mon")},
-		{groupMonitorRecording, "${C}_operation:etcd_monitor_probe_duration_seconds:p99", quantile("0.99", "${C}, operation", probe, "mon")},
-		{groupMonitorRecording, "${C}_member_operation:etcd_monitor_probe_duration_seconds:p99", quantile("0.99", "${C}, member, endpoint, operation", probe, "mon")},
+		{groupMonitorRecording, "${C}_operation:etcd_monitor_probe_duration_seconds:p50", probeQuantile("0.5", "${C}, operation", "[${w.rate}]")},
+		{groupMonitorRecording, "${C}_operation:etcd_monitor_probe_duration_seconds:p95", probeQuantile("0.95", "${C}, operation", "[${w.rate}]")},
+		{groupMonitorRecording, "${C}_operation:etcd_monitor_probe_duration_seconds:p99", probeQuantile("0.99", "${C}, operation", "[${w.rate}]")},
+		{groupMonitorRecording, "${C}_member_operation:etcd_monitor_probe_duration_seconds:p99", probeQuantile("0.99", "${C}, member, endpoint, operation", "[${w.rate}]")},
 		{groupMonitorRecording, "${C}_operation:etcd_monitor_probe_failures:ratio", probeFailureRatio("${C}, operation")},
 		{groupMonitorRecording, "${C}_member:etcd_monitor_probe_failures:ratio", probeFailureRatio("${C}, member, endpoint")},
 		{groupMonitorRecording, "${C}:etcd_monitor_probe_failures:ratio", probeFailureRatio("${C}")},
@@ -274,8 +308,14 @@ unless on (${C}) (
     count by (${C}) (max by (${C}, instance) (max_over_time(${etcd etcd_server_has_leader}[${w.leader_changes}])))
 ) / 3`
 	}
-	p99Now := "histogram_quantile(0.99, sum by (${C}, operation, le) (rate(${mon etcd_monitor_probe_duration_seconds_bucket}[${w.baseline_window}])))"
-	p99Then := "histogram_quantile(0.99, sum by (${C}, operation, le) (rate(${mon etcd_monitor_probe_duration_seconds_bucket}[${w.baseline_window}] offset ${w.baseline_offset})))"
+	// Each side takes whichever form of the histogram it finds (see
+	// probeHist), so the comparison holds across the week after native
+	// histograms are turned on (native now, classic then).
+	p99 := func(rng, pad string) string {
+		q := probeQuantile("0.99", "${C}, operation", rng)
+		return "(\n" + pad + "  " + strings.ReplaceAll(q, "\n", "\n"+pad+"  ") + "\n" + pad + ")"
+	}
+	p99Now, p99Then := p99("[${w.baseline_window}]", "  "), p99("[${w.baseline_window}] offset ${w.baseline_offset}", "  ")
 	diskFree := func(th string) string {
 		return `min by (${C}, instance, mountpoint) (${fs node_filesystem_avail_bytes} / ${fs node_filesystem_size_bytes}) < ` + th + `
 unless on (${C}, instance, mountpoint)
@@ -541,7 +581,7 @@ sum by (job, instance) (
 		},
 		{
 			group: groupProbes, name: "EtcdProbeLatencyRegressed", forKey: "probe_latency_regressed", severity: "info",
-			expr:    "(\n  " + p99Now + "\n/\n  " + p99Then + "\n) > ${t.probe_latency_regression_factor}\nand on (${C}, operation)\n" + p99Now + " > ${t.probe_latency_regression_floor}" + notLate("${w.baseline_window}"),
+			expr:    "(\n  " + p99Now + "\n/\n  " + p99Then + "\n) > ${t.probe_latency_regression_factor}\nand on (${C}, operation)\n" + p99("[${w.baseline_window}]", "") + " > ${t.probe_latency_regression_floor}" + notLate("${w.baseline_window}"),
 			summary: cluster + ": {{ $labels.operation }} probes slower than a week ago",
 			desc:    "The p99 of {{ $labels.operation }} probes on " + cluster + " over the last ${w.baseline_window} is {{ printf \"%.1f\" $value }} times what it was ${w.baseline_offset} earlier (alerting at ${h.probe_latency_regression_factor} times, above ${h.probe_latency_regression_floor}), for ${for}.",
 			value:   `{{ printf "%.2f" $value }}x`,
