@@ -92,7 +92,7 @@ func grpcFailureRatio(by string) string {
 // buckets (probeHist_bucket with le, _count, _sum) from the text format or
 // with always_scrape_classic_histograms, and the native histogram (one
 // series named probeHist) once Prometheus scrapes native histograms
-// (scrape_native_histograms, Prometheus 4's default), which then keeps no
+// (scrape_native_histograms, announced as the default from Prometheus 4), which then keeps no
 // classic series at all. An expression on one form alone would silently
 // have no data (a quantile) or a wrong one (a failure ratio with no
 // successes) on the other, so each takes the native form `or` the classic
