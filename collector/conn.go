@@ -150,14 +150,21 @@ func (c *memberConn) conn() (*grpc.ClientConn, error) {
 		return nil, fmt.Errorf("endpoint %s: %w", c.endpoint, err)
 	}
 	tc := insecure.NewCredentials()
+	var opts []grpc.DialOption
 	if u.Scheme == "https" {
 		cfg := c.cfg.TLS()
 		if cfg == nil { // an advertised https URL while the configured ones are http
 			cfg = &tls.Config{MinVersion: tls.VersionTLS12}
 		}
 		tc = credentials.NewTLS(cfg.Clone())
+		// No gRPC read buffer over TLS: tls.Conn already reads whole
+		// records into a buffer of its own, and gRPC's 32 KiB one is held
+		// for as long as the connection lives (on plain TCP gRPC takes a
+		// buffer only while data is ready). That is 32 KiB per member, 94
+		// MiB for a fleet of 1,000 clusters, for no fewer reads.
+		opts = append(opts, grpc.WithReadBufferSize(0))
 	}
-	cc, err := grpc.NewClient("passthrough:///"+u.Host,
+	cc, err := grpc.NewClient("passthrough:///"+u.Host, append(opts,
 		grpc.WithTransportCredentials(tc),
 		grpc.WithPerRPCCredentials(tokenCreds{c}),
 		// Keepalive detects a member that stopped answering on an open
@@ -171,7 +178,7 @@ func (c *memberConn) conn() (*grpc.ClientConn, error) {
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
 			MinConnectTimeout: c.cfg.DialTimeout,
 		}),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", c.endpoint, err)
 	}
