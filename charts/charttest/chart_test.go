@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/etcd-monitor/etcd-monitor/dashboards"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testbin"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testpki"
 	"github.com/etcd-monitor/etcd-monitor/rules"
@@ -58,7 +59,7 @@ type setup struct {
 	// node gives the pod the Secrets and host files it mounts.
 	node func(t *testing.T, pki pki) Node
 	// check asserts what this setup is for, on the decoded objects.
-	check func(t *testing.T, m Manifest, args []string)
+	check func(t *testing.T, m Manifest, proc Process)
 	// accepted is the --config.check summary line(s) expected.
 	accepted []string
 }
@@ -103,7 +104,7 @@ func setups() []setup {
 			name:   "default values",
 			values: "mountPath: %[1]s\n",
 			node:   func(*testing.T, pki) Node { return Node{} },
-			check: func(t *testing.T, m Manifest, args []string) {
+			check: func(t *testing.T, m Manifest, proc Process) {
 				dep := mustOne[appsv1.Deployment](t, m)
 				pod := dep.Spec.Template.Spec
 				c := pod.Containers[0]
@@ -153,7 +154,7 @@ func setups() []setup {
 						}
 					}
 				}
-				wantArgs(t, args, "--etcd.endpoints=http://etcd:2379", "--cluster.name=default")
+				wantArgs(t, proc.Args, "--etcd.endpoints=http://etcd:2379", "--cluster.name=default")
 			},
 			accepted: []string{`cluster "default": 1 endpoint,`},
 		},
@@ -161,7 +162,7 @@ func setups() []setup {
 			name:   "kubeadm preset",
 			values: "preset: kubeadm\nmountPath: %[1]s\n",
 			node:   kubeadmNode,
-			check: func(t *testing.T, m Manifest, args []string) {
+			check: func(t *testing.T, m Manifest, proc Process) {
 				pod := mustOne[appsv1.Deployment](t, m).Spec.Template.Spec
 				c := pod.Containers[0]
 				if pod.NodeSelector["node-role.kubernetes.io/control-plane"] != "" || len(pod.NodeSelector) != 1 {
@@ -182,7 +183,7 @@ func setups() []setup {
 				if !slices.Equal(hostPaths, want) {
 					t.Errorf("host paths %v, want exactly %v (never the directory with etcd's own keys)", hostPaths, want)
 				}
-				if len(c.Env) != 1 || c.Env[0].Name != "HOST_IP" || c.Env[0].ValueFrom == nil || c.Env[0].ValueFrom.FieldRef == nil || c.Env[0].ValueFrom.FieldRef.FieldPath != "status.hostIP" {
+				if e := envVar(c, "HOST_IP"); e == nil || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "status.hostIP" {
 					t.Errorf("env %+v, want HOST_IP from status.hostIP", c.Env)
 				}
 				if !slices.Contains(c.Args, "--etcd.endpoints=https://$(HOST_IP):2379") {
@@ -197,7 +198,7 @@ func setups() []setup {
 				if sc := c.SecurityContext; !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || !*sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation {
 					t.Errorf("container security context %+v: still no capabilities, no escalation, read-only root", sc)
 				}
-				wantArgs(t, args, "--etcd.endpoints=https://127.0.0.1:2379", "--cluster.name=kubernetes")
+				wantArgs(t, proc.Args, "--etcd.endpoints=https://127.0.0.1:2379", "--cluster.name=kubernetes")
 			},
 			accepted: []string{`cluster "kubernetes": 1 endpoint,`},
 		},
@@ -205,12 +206,12 @@ func setups() []setup {
 			name:   "kubeadm over the host network",
 			values: "preset: kubeadm\nhostNetwork: true\nkubeadm: {host: 127.0.0.1}\nmountPath: %[1]s\n",
 			node:   kubeadmNode,
-			check: func(t *testing.T, m Manifest, args []string) {
+			check: func(t *testing.T, m Manifest, proc Process) {
 				pod := mustOne[appsv1.Deployment](t, m).Spec.Template.Spec
 				if !pod.HostNetwork || pod.DNSPolicy != corev1.DNSClusterFirstWithHostNet {
 					t.Errorf("hostNetwork %v, dnsPolicy %q: want the host network with cluster DNS", pod.HostNetwork, pod.DNSPolicy)
 				}
-				wantArgs(t, args, "--etcd.endpoints=https://127.0.0.1:2379")
+				wantArgs(t, proc.Args, "--etcd.endpoints=https://127.0.0.1:2379")
 			},
 			accepted: []string{`cluster "kubernetes": 1 endpoint,`},
 		},
@@ -231,17 +232,17 @@ etcd:
 					"etcd-monitor-auth":       {"password": []byte("s3cret\n"), "other": []byte("not mounted")},
 				}}
 			},
-			check: func(t *testing.T, m Manifest, args []string) {
+			check: func(t *testing.T, m Manifest, proc Process) {
 				pod := mustOne[appsv1.Deployment](t, m).Spec.Template.Spec
 				if *pod.SecurityContext.RunAsNonRoot != true || len(pod.NodeSelector) != 0 {
 					t.Errorf("the Secret route must stay non-root and schedule anywhere: %+v %v", pod.SecurityContext, pod.NodeSelector)
 				}
-				for _, a := range args {
+				for _, a := range proc.Args {
 					if strings.Contains(a, "s3cret") {
 						t.Errorf("the password is in the arguments: %s", a)
 					}
 				}
-				wantArgs(t, args, "--etcd.username=monitor", "--etcd.endpoints=https://10.0.0.11:2379")
+				wantArgs(t, proc.Args, "--etcd.username=monitor", "--etcd.endpoints=https://10.0.0.11:2379")
 			},
 			accepted: []string{`cluster "kubernetes": 1 endpoint,`},
 		},
@@ -271,7 +272,7 @@ extraArgs: [--probe.interval=10s]
 					"etcd-prod-b-tls": {"ca.crt": p.ca},
 				}}
 			},
-			check: func(t *testing.T, m Manifest, args []string) {
+			check: func(t *testing.T, m Manifest, proc Process) {
 				var file string
 				for _, cm := range All[corev1.ConfigMap](m) {
 					if cm.Name == "mon-etcd-monitor-clusters" {
@@ -286,9 +287,9 @@ extraArgs: [--probe.interval=10s]
 				if !strings.Contains(file, "password_file: ") {
 					t.Errorf("clusters.yml has no password_file:\n%s", file)
 				}
-				if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--config.file=") }) ||
-					slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--etcd.endpoints") }) {
-					t.Errorf("args %v: want --config.file and no --etcd.endpoints", args)
+				if !slices.ContainsFunc(proc.Args, func(a string) bool { return strings.HasPrefix(a, "--config.file=") }) ||
+					slices.ContainsFunc(proc.Args, func(a string) bool { return strings.HasPrefix(a, "--etcd.endpoints") }) {
+					t.Errorf("args %v: want --config.file and no --etcd.endpoints", proc.Args)
 				}
 				dep := mustOne[appsv1.Deployment](t, m)
 				if dep.Spec.Template.Annotations["checksum/clusters"] == "" {
@@ -322,7 +323,7 @@ serviceMonitor:
 					"tls.crt":        p.cert, "tls.key": p.key, "ca.crt": p.ca,
 				}}}
 			},
-			check: func(t *testing.T, m Manifest, args []string) {
+			check: func(t *testing.T, m Manifest, proc Process) {
 				c := mustOne[appsv1.Deployment](t, m).Spec.Template.Spec.Containers[0]
 				for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe} {
 					if p == nil || p.TCPSocket == nil || p.HTTPGet != nil {
@@ -336,14 +337,14 @@ serviceMonitor:
 				if ep.BasicAuth == nil || ep.BasicAuth.Password.Name != "etcd-monitor-scrape" {
 					t.Errorf("ServiceMonitor basicAuth %+v: want the password Secret by reference", ep.BasicAuth)
 				}
-				i := slices.IndexFunc(args, func(a string) bool { return strings.HasPrefix(a, "--web.config.file=") })
+				i := slices.IndexFunc(proc.Args, func(a string) bool { return strings.HasPrefix(a, "--web.config.file=") })
 				if i < 0 {
-					t.Fatalf("args %v lack --web.config.file", args)
+					t.Fatalf("args %v lack --web.config.file", proc.Args)
 				}
 				// --config.check does not read the web config: exporter-toolkit,
 				// which serve hands it to, validates it (TLS files included)
 				// where the pod would find it.
-				if err := web.Validate(strings.TrimPrefix(args[i], "--web.config.file=")); err != nil {
+				if err := web.Validate(strings.TrimPrefix(proc.Args[i], "--web.config.file=")); err != nil {
 					t.Errorf("the mounted web config is refused: %v", err)
 				}
 			},
@@ -376,7 +377,7 @@ networkPolicy:
         matchLabels: {kubernetes.io/metadata.name: monitoring}
 `,
 			node: kubeadmNode,
-			check: func(t *testing.T, m Manifest, args []string) {
+			check: func(t *testing.T, m Manifest, proc Process) {
 				for _, sm := range All[monitoringv1.ServiceMonitor](m) {
 					if sm.Labels["release"] != "kps" {
 						t.Errorf("ServiceMonitor %s labels %v lack release: kps", sm.Name, sm.Labels)
@@ -449,21 +450,23 @@ func TestSetups(t *testing.T) {
 			root := t.TempDir()
 			m := render(t, h, fmt.Sprintf(s.values, root))
 			node := s.node(t, p)
-			args, err := Container(m, node, root)
+			proc, err := Container(m, node, root)
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.check(t, m, args)
-			if len(args) == 0 || args[0] != "serve" {
-				t.Fatalf("args %v do not run serve", args)
+			s.check(t, m, proc)
+			if len(proc.Args) == 0 || proc.Args[0] != "serve" {
+				t.Fatalf("args %v do not run serve", proc.Args)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, monitorBin, append(args, "--config.check")...)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // no ETCD_MONITOR_* from the test's environment
+			cmd := exec.CommandContext(ctx, monitorBin, append(proc.Args, "--config.check")...)
+			// The pod's environment (GOMEMLIMIT, ETCD_MONITOR_SHARD_INDEX), and
+			// no ETCD_MONITOR_* from the test's.
+			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, proc.Env...)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
-				t.Fatalf("etcd-monitor %s --config.check: %v\n%s", strings.Join(args, " "), err, out)
+				t.Fatalf("%s etcd-monitor %s --config.check: %v\n%s", strings.Join(proc.Env, " "), strings.Join(proc.Args, " "), err, out)
 			}
 			for _, want := range append(s.accepted, "configuration OK") {
 				if !strings.Contains(string(out), want) {
@@ -634,6 +637,24 @@ func render(t *testing.T, h *Helm, values string) Manifest {
 	return m
 }
 
+// loopbackPod lays out the rendered workload's pod for node under root
+// (Container) and returns its process, listening on a free loopback address
+// instead of every interface (in a pod, the pod's own), and that address.
+func loopbackPod(t *testing.T, m Manifest, node Node, root string) (Process, string) {
+	t.Helper()
+	pod, err := Container(m, node, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(pod.Args, func(a string) bool { return strings.HasPrefix(a, "--web.listen-address=") })
+	if i < 0 {
+		t.Fatalf("args %v set no listen address", pod.Args)
+	}
+	addr := freeport.Addr(t)
+	pod.Args[i] = "--web.listen-address=" + addr
+	return pod, addr
+}
+
 func mustOne[T any](t *testing.T, m Manifest) *T {
 	t.Helper()
 	v, err := One[T](m)
@@ -661,6 +682,16 @@ func hasRelabel(rcs []monitoringv1.RelabelConfig, target, replacement string) bo
 		}
 	}
 	return false
+}
+
+// envVar is the container's variable name, or nil.
+func envVar(c corev1.Container, name string) *corev1.EnvVar {
+	for i := range c.Env {
+		if c.Env[i].Name == name {
+			return &c.Env[i]
+		}
+	}
+	return nil
 }
 
 func wantArgs(t *testing.T, args []string, want ...string) {
