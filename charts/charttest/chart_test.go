@@ -155,6 +155,11 @@ func setups() []setup {
 					}
 				}
 				wantArgs(t, proc.Args, "--etcd.endpoints=http://etcd:2379", "--cluster.name=default")
+				// The default limit, 128Mi, in bytes, which is what Go reads.
+				wantEnv(t, proc, "GOMEMLIMIT=134217728")
+				if e := envVar(c, "GOMEMLIMIT"); e == nil || e.ValueFrom == nil || e.ValueFrom.ResourceFieldRef == nil || e.ValueFrom.ResourceFieldRef.Resource != "limits.memory" {
+					t.Errorf("GOMEMLIMIT %+v: want the container's memory limit (resourceFieldRef limits.memory)", e)
+				}
 			},
 			accepted: []string{`cluster "default": 1 endpoint,`},
 		},
@@ -692,6 +697,17 @@ func envVar(c corev1.Container, name string) *corev1.EnvVar {
 		}
 	}
 	return nil
+}
+
+// wantEnv fails unless the process's environment, as the kubelet resolves
+// it, holds each NAME=value.
+func wantEnv(t *testing.T, proc Process, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !slices.Contains(proc.Env, w) {
+			t.Errorf("env %v lacks %s", proc.Env, w)
+		}
+	}
 }
 
 func wantArgs(t *testing.T, args []string, want ...string) {

@@ -77,14 +77,28 @@ spec:
       imagePullPolicy: {{ .Values.image.pullPolicy }}
       args:
         {{- include "etcd-monitor.args" . | nindent 8 }}
-      {{- if and $kubeadm (not $multi) }}
+      {{- $hostIP := and $kubeadm (not $multi) }}
+      {{- $memoryLimit := dig "limits" "memory" "" (.Values.resources | default dict) }}
+      {{- if or $hostIP $memoryLimit }}
       env:
+        {{- if $hostIP }}
         # The node's IP: kubeadm's etcd listens on it, and its server
         # certificate names it. Kubernetes expands $(HOST_IP) in args.
         - name: HOST_IP
           valueFrom:
             fieldRef:
               fieldPath: status.hostIP
+        {{- end }}
+        {{- if $memoryLimit }}
+        # The memory limit in bytes: the Go runtime collects garbage harder
+        # as the heap nears it, instead of growing into the OOM killer.
+        # Without a limit the kubelet would give the node's memory, so the
+        # variable is only set with one.
+        - name: GOMEMLIMIT
+          valueFrom:
+            resourceFieldRef:
+              resource: limits.memory
+        {{- end }}
       {{- end }}
       ports:
         - name: http
