@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/etcd-monitor/etcd-monitor/dashboards"
+	"github.com/etcd-monitor/etcd-monitor/internal/clusterconfig"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testbin"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testpki"
@@ -159,6 +160,9 @@ func setups() []setup {
 				wantEnv(t, proc, "GOMEMLIMIT=134217728")
 				if e := envVar(c, "GOMEMLIMIT"); e == nil || e.ValueFrom == nil || e.ValueFrom.ResourceFieldRef == nil || e.ValueFrom.ResourceFieldRef.Resource != "limits.memory" {
 					t.Errorf("GOMEMLIMIT %+v: want the container's memory limit (resourceFieldRef limits.memory)", e)
+				}
+				if len(All[appsv1.StatefulSet](m)) != 0 {
+					t.Error("a StatefulSet rendered without sharding")
 				}
 			},
 			accepted: []string{`cluster "default": 1 endpoint,`},
@@ -302,6 +306,63 @@ extraArgs: [--probe.interval=10s]
 				}
 			},
 			accepted: []string{`cluster "prod-a": 3 endpoints`, `cluster "prod-b": 1 endpoint,`, `cluster "staging": 1 endpoint, checked every 30s, probes every 10s`},
+		},
+		{
+			name:   "sharded fleet",
+			values: fleetValues(3, func(i int) string { return fmt.Sprintf("http://10.0.%d.1:2379", i) }) + "podDisruptionBudget: {enabled: true}\n",
+			node:   func(*testing.T, pki) Node { return Node{PodIndex: 2} },
+			check: func(t *testing.T, m Manifest, proc Process) {
+				if n := len(All[appsv1.Deployment](m)); n != 0 {
+					t.Errorf("%d Deployments rendered with shards: 3, want none", n)
+				}
+				sts := mustOne[appsv1.StatefulSet](t, m)
+				if sts.Spec.Replicas == nil || *sts.Spec.Replicas != 3 || sts.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
+					t.Errorf("StatefulSet replicas %v, podManagementPolicy %q: want 3, Parallel", sts.Spec.Replicas, sts.Spec.PodManagementPolicy)
+				}
+				podLabels := sts.Spec.Template.Labels
+				if !selects(sts.Spec.Selector.MatchLabels, podLabels) {
+					t.Errorf("StatefulSet selector %v does not select its pods %v", sts.Spec.Selector.MatchLabels, podLabels)
+				}
+				c := sts.Spec.Template.Spec.Containers[0]
+				if e := envVar(c, "ETCD_MONITOR_SHARD_INDEX"); e == nil || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil ||
+					e.ValueFrom.FieldRef.FieldPath != "metadata.labels['apps.kubernetes.io/pod-index']" {
+					t.Errorf("ETCD_MONITOR_SHARD_INDEX %+v: want the pod-index label (the variable --shard.index reads)", e)
+				}
+				wantArgs(t, proc.Args, "--shard.count=3")
+				wantEnv(t, proc, "ETCD_MONITOR_SHARD_INDEX=2", "GOMEMLIMIT=134217728")
+				// Every replica mounts the one clusters ConfigMap.
+				if v := sts.Spec.Template.Spec.Volumes; len(v) == 0 || v[0].ConfigMap == nil || v[0].ConfigMap.Name != "mon-etcd-monitor-clusters" {
+					t.Errorf("volumes %+v: want the clusters ConfigMap", v)
+				}
+				// The governing Service is headless and not the scraped one,
+				// so the ServiceMonitor scrapes each pod once.
+				sm := serviceMonitorNamed(t, m, "mon-etcd-monitor")
+				var headless *corev1.Service
+				var scraped []string
+				for _, svc := range All[corev1.Service](m) {
+					if svc.Name == sts.Spec.ServiceName {
+						headless = svc
+					}
+					if selects(sm.Spec.Selector.MatchLabels, svc.Labels) {
+						if !selects(svc.Spec.Selector, podLabels) {
+							t.Errorf("scraped Service %s selector %v does not select the pods %v", svc.Name, svc.Spec.Selector, podLabels)
+						}
+						scraped = append(scraped, svc.Name)
+					}
+				}
+				if headless == nil || headless.Spec.ClusterIP != corev1.ClusterIPNone || !selects(headless.Spec.Selector, podLabels) {
+					t.Errorf("serviceName %q: want a headless Service over the pods, got %+v", sts.Spec.ServiceName, headless)
+				}
+				if len(scraped) != 1 {
+					t.Errorf("the ServiceMonitor selects Services %v, want one (each pod scraped once)", scraped)
+				}
+				pdb := mustOne[policyv1.PodDisruptionBudget](t, m)
+				if !selects(pdb.Spec.Selector.MatchLabels, podLabels) || pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 {
+					t.Errorf("PDB selector %v maxUnavailable %v: want the StatefulSet's pods, 1 at a time", pdb.Spec.Selector.MatchLabels, pdb.Spec.MaxUnavailable)
+				}
+			},
+			// --config.check with --shard.count names each cluster's shard.
+			accepted: fleetShards(3),
 		},
 		{
 			name: "web TLS and basic auth",
@@ -516,6 +577,9 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		{"etcd:\n  auth:\n    username: monitor\n", []string{"etcd.auth.passwordSecret.name"}},
 		{"web:\n  basicAuth: true\n  existingSecret: w\n", []string{"serviceMonitor.basicAuth"}},
 		{"etcd:\n  endpoints: []\n", []string{"etcd.endpoints"}},
+		{"sharding:\n  shards: 0\n", []string{"sharding", "shards", "minimum"}},
+		{"sharding:\n  shards: 2.5\n", []string{"shards", "want integer"}},
+		{"sharding:\n  shards: 3\n", []string{"sharding.shards", "clusters"}},
 	} {
 		_, err := h.Template(t, c.values)
 		if err == nil {
@@ -687,6 +751,40 @@ func hasRelabel(rcs []monitoringv1.RelabelConfig, target, replacement string) bo
 		}
 	}
 	return false
+}
+
+// fleet are the clusters of the sharded setups: with 3 shards, two each.
+var fleet = []string{"prod-a", "prod-b", "prod-c", "prod-d", "prod-e", "prod-f"}
+
+// fleetValues are values sharding fleet over shards replicas, cluster i at
+// endpoint(i); %[1]s is the mount path.
+func fleetValues(shards int, endpoint func(i int) string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "mountPath: %%[1]s\nsharding: {shards: %d}\nextraArgs: [--health-check-interval=30s, --probe.interval=10s]\nclusters:\n", shards)
+	for i, name := range fleet {
+		fmt.Fprintf(&b, "  - {name: %s, endpoints: [%q]}\n", name, endpoint(i))
+	}
+	return b.String()
+}
+
+// fleetShards are the --config.check lines of fleetValues: each cluster's
+// shard by the hash serve uses.
+func fleetShards(shards int) []string {
+	var lines []string
+	for _, name := range fleet {
+		lines = append(lines, fmt.Sprintf("cluster %q: 1 endpoint, checked every 30s, probes every 10s, shard %d\n", name, clusterconfig.ShardOf(name, shards)))
+	}
+	return lines
+}
+
+// selects says whether a non-empty label selector matches labels.
+func selects(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return len(selector) > 0
 }
 
 // envVar is the container's variable name, or nil.

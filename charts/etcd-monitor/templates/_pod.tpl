@@ -1,5 +1,7 @@
 {{/*
-The pod template of the monitor's workload.
+The pod template of the Deployment (one replica) and of the StatefulSet
+(sharding.shards > 1): both run the same pod, so every replica reads the
+same clusters ConfigMap and Secrets.
 */}}
 {{- define "etcd-monitor.podTemplate" -}}
 {{- $kubeadm := include "etcd-monitor.kubeadm" . }}
@@ -78,8 +80,9 @@ spec:
       args:
         {{- include "etcd-monitor.args" . | nindent 8 }}
       {{- $hostIP := and $kubeadm (not $multi) }}
+      {{- $sharded := include "etcd-monitor.sharded" . }}
       {{- $memoryLimit := dig "limits" "memory" "" (.Values.resources | default dict) }}
-      {{- if or $hostIP $memoryLimit }}
+      {{- if or $hostIP $sharded $memoryLimit }}
       env:
         {{- if $hostIP }}
         # The node's IP: kubeadm's etcd listens on it, and its server
@@ -88,6 +91,14 @@ spec:
           valueFrom:
             fieldRef:
               fieldPath: status.hostIP
+        {{- end }}
+        {{- if $sharded }}
+        # --shard.index, which serve reads from this variable: the ordinal
+        # the StatefulSet gives the pod (0 to shards-1), as its label.
+        - name: ETCD_MONITOR_SHARD_INDEX
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.labels['apps.kubernetes.io/pod-index']
         {{- end }}
         {{- if $memoryLimit }}
         # The memory limit in bytes: the Go runtime collects garbage harder
