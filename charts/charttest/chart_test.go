@@ -25,6 +25,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/etcd-monitor/etcd-monitor/dashboards"
+	"github.com/etcd-monitor/etcd-monitor/internal/clusterconfig"
+	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testbin"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testpki"
 	"github.com/etcd-monitor/etcd-monitor/rules"
@@ -58,7 +60,7 @@ type setup struct {
 	// node gives the pod the Secrets and host files it mounts.
 	node func(t *testing.T, pki pki) Node
 	// check asserts what this setup is for, on the decoded objects.
-	check func(t *testing.T, m Manifest, args []string)
+	check func(t *testing.T, m Manifest, proc Process)
 	// accepted is the --config.check summary line(s) expected.
 	accepted []string
 }
@@ -103,7 +105,7 @@ func setups() []setup {
 			name:   "default values",
 			values: "mountPath: %[1]s\n",
 			node:   func(*testing.T, pki) Node { return Node{} },
-			check: func(t *testing.T, m Manifest, args []string) {
+			check: func(t *testing.T, m Manifest, proc Process) {
 				dep := mustOne[appsv1.Deployment](t, m)
 				pod := dep.Spec.Template.Spec
 				c := pod.Containers[0]
@@ -153,7 +155,15 @@ func setups() []setup {
 						}
 					}
 				}
-				wantArgs(t, args, "--etcd.endpoints=http://etcd:2379", "--cluster.name=default")
+				wantArgs(t, proc.Args, "--etcd.endpoints=http://etcd:2379", "--cluster.name=default")
+				// The default limit, 128Mi, in bytes, which is what Go reads.
+				wantEnv(t, proc, "GOMEMLIMIT=134217728")
+				if e := envVar(c, "GOMEMLIMIT"); e == nil || e.ValueFrom == nil || e.ValueFrom.ResourceFieldRef == nil || e.ValueFrom.ResourceFieldRef.Resource != "limits.memory" {
+					t.Errorf("GOMEMLIMIT %+v: want the container's memory limit (resourceFieldRef limits.memory)", e)
+				}
+				if len(All[appsv1.StatefulSet](m)) != 0 {
+					t.Error("a StatefulSet rendered without sharding")
+				}
 			},
 			accepted: []string{`cluster "default": 1 endpoint,`},
 		},
@@ -161,7 +171,7 @@ func setups() []setup {
 			name:   "kubeadm preset",
 			values: "preset: kubeadm\nmountPath: %[1]s\n",
 			node:   kubeadmNode,
-			check: func(t *testing.T, m Manifest, args []string) {
+			check: func(t *testing.T, m Manifest, proc Process) {
 				pod := mustOne[appsv1.Deployment](t, m).Spec.Template.Spec
 				c := pod.Containers[0]
 				if pod.NodeSelector["node-role.kubernetes.io/control-plane"] != "" || len(pod.NodeSelector) != 1 {
@@ -182,7 +192,7 @@ func setups() []setup {
 				if !slices.Equal(hostPaths, want) {
 					t.Errorf("host paths %v, want exactly %v (never the directory with etcd's own keys)", hostPaths, want)
 				}
-				if len(c.Env) != 1 || c.Env[0].Name != "HOST_IP" || c.Env[0].ValueFrom == nil || c.Env[0].ValueFrom.FieldRef == nil || c.Env[0].ValueFrom.FieldRef.FieldPath != "status.hostIP" {
+				if e := envVar(c, "HOST_IP"); e == nil || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "status.hostIP" {
 					t.Errorf("env %+v, want HOST_IP from status.hostIP", c.Env)
 				}
 				if !slices.Contains(c.Args, "--etcd.endpoints=https://$(HOST_IP):2379") {
@@ -197,7 +207,7 @@ func setups() []setup {
 				if sc := c.SecurityContext; !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || !*sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation {
 					t.Errorf("container security context %+v: still no capabilities, no escalation, read-only root", sc)
 				}
-				wantArgs(t, args, "--etcd.endpoints=https://127.0.0.1:2379", "--cluster.name=kubernetes")
+				wantArgs(t, proc.Args, "--etcd.endpoints=https://127.0.0.1:2379", "--cluster.name=kubernetes")
 			},
 			accepted: []string{`cluster "kubernetes": 1 endpoint,`},
 		},
@@ -205,12 +215,12 @@ func setups() []setup {
 			name:   "kubeadm over the host network",
 			values: "preset: kubeadm\nhostNetwork: true\nkubeadm: {host: 127.0.0.1}\nmountPath: %[1]s\n",
 			node:   kubeadmNode,
-			check: func(t *testing.T, m Manifest, args []string) {
+			check: func(t *testing.T, m Manifest, proc Process) {
 				pod := mustOne[appsv1.Deployment](t, m).Spec.Template.Spec
 				if !pod.HostNetwork || pod.DNSPolicy != corev1.DNSClusterFirstWithHostNet {
 					t.Errorf("hostNetwork %v, dnsPolicy %q: want the host network with cluster DNS", pod.HostNetwork, pod.DNSPolicy)
 				}
-				wantArgs(t, args, "--etcd.endpoints=https://127.0.0.1:2379")
+				wantArgs(t, proc.Args, "--etcd.endpoints=https://127.0.0.1:2379")
 			},
 			accepted: []string{`cluster "kubernetes": 1 endpoint,`},
 		},
@@ -231,17 +241,17 @@ etcd:
 					"etcd-monitor-auth":       {"password": []byte("s3cret\n"), "other": []byte("not mounted")},
 				}}
 			},
-			check: func(t *testing.T, m Manifest, args []string) {
+			check: func(t *testing.T, m Manifest, proc Process) {
 				pod := mustOne[appsv1.Deployment](t, m).Spec.Template.Spec
 				if *pod.SecurityContext.RunAsNonRoot != true || len(pod.NodeSelector) != 0 {
 					t.Errorf("the Secret route must stay non-root and schedule anywhere: %+v %v", pod.SecurityContext, pod.NodeSelector)
 				}
-				for _, a := range args {
+				for _, a := range proc.Args {
 					if strings.Contains(a, "s3cret") {
 						t.Errorf("the password is in the arguments: %s", a)
 					}
 				}
-				wantArgs(t, args, "--etcd.username=monitor", "--etcd.endpoints=https://10.0.0.11:2379")
+				wantArgs(t, proc.Args, "--etcd.username=monitor", "--etcd.endpoints=https://10.0.0.11:2379")
 			},
 			accepted: []string{`cluster "kubernetes": 1 endpoint,`},
 		},
@@ -271,7 +281,7 @@ extraArgs: [--probe.interval=10s]
 					"etcd-prod-b-tls": {"ca.crt": p.ca},
 				}}
 			},
-			check: func(t *testing.T, m Manifest, args []string) {
+			check: func(t *testing.T, m Manifest, proc Process) {
 				var file string
 				for _, cm := range All[corev1.ConfigMap](m) {
 					if cm.Name == "mon-etcd-monitor-clusters" {
@@ -286,9 +296,9 @@ extraArgs: [--probe.interval=10s]
 				if !strings.Contains(file, "password_file: ") {
 					t.Errorf("clusters.yml has no password_file:\n%s", file)
 				}
-				if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--config.file=") }) ||
-					slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--etcd.endpoints") }) {
-					t.Errorf("args %v: want --config.file and no --etcd.endpoints", args)
+				if !slices.ContainsFunc(proc.Args, func(a string) bool { return strings.HasPrefix(a, "--config.file=") }) ||
+					slices.ContainsFunc(proc.Args, func(a string) bool { return strings.HasPrefix(a, "--etcd.endpoints") }) {
+					t.Errorf("args %v: want --config.file and no --etcd.endpoints", proc.Args)
 				}
 				dep := mustOne[appsv1.Deployment](t, m)
 				if dep.Spec.Template.Annotations["checksum/clusters"] == "" {
@@ -296,6 +306,63 @@ extraArgs: [--probe.interval=10s]
 				}
 			},
 			accepted: []string{`cluster "prod-a": 3 endpoints`, `cluster "prod-b": 1 endpoint,`, `cluster "staging": 1 endpoint, checked every 30s, probes every 10s`},
+		},
+		{
+			name:   "sharded fleet",
+			values: fleetValues(3, func(i int) string { return fmt.Sprintf("http://10.0.%d.1:2379", i) }) + "podDisruptionBudget: {enabled: true}\n",
+			node:   func(*testing.T, pki) Node { return Node{PodIndex: 2} },
+			check: func(t *testing.T, m Manifest, proc Process) {
+				if n := len(All[appsv1.Deployment](m)); n != 0 {
+					t.Errorf("%d Deployments rendered with shards: 3, want none", n)
+				}
+				sts := mustOne[appsv1.StatefulSet](t, m)
+				if sts.Spec.Replicas == nil || *sts.Spec.Replicas != 3 || sts.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
+					t.Errorf("StatefulSet replicas %v, podManagementPolicy %q: want 3, Parallel", sts.Spec.Replicas, sts.Spec.PodManagementPolicy)
+				}
+				podLabels := sts.Spec.Template.Labels
+				if !selects(sts.Spec.Selector.MatchLabels, podLabels) {
+					t.Errorf("StatefulSet selector %v does not select its pods %v", sts.Spec.Selector.MatchLabels, podLabels)
+				}
+				c := sts.Spec.Template.Spec.Containers[0]
+				if e := envVar(c, "ETCD_MONITOR_SHARD_INDEX"); e == nil || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil ||
+					e.ValueFrom.FieldRef.FieldPath != "metadata.labels['apps.kubernetes.io/pod-index']" {
+					t.Errorf("ETCD_MONITOR_SHARD_INDEX %+v: want the pod-index label (the variable --shard.index reads)", e)
+				}
+				wantArgs(t, proc.Args, "--shard.count=3")
+				wantEnv(t, proc, "ETCD_MONITOR_SHARD_INDEX=2", "GOMEMLIMIT=134217728")
+				// Every replica mounts the one clusters ConfigMap.
+				if v := sts.Spec.Template.Spec.Volumes; len(v) == 0 || v[0].ConfigMap == nil || v[0].ConfigMap.Name != "mon-etcd-monitor-clusters" {
+					t.Errorf("volumes %+v: want the clusters ConfigMap", v)
+				}
+				// The governing Service is headless and not the scraped one,
+				// so the ServiceMonitor scrapes each pod once.
+				sm := serviceMonitorNamed(t, m, "mon-etcd-monitor")
+				var headless *corev1.Service
+				var scraped []string
+				for _, svc := range All[corev1.Service](m) {
+					if svc.Name == sts.Spec.ServiceName {
+						headless = svc
+					}
+					if selects(sm.Spec.Selector.MatchLabels, svc.Labels) {
+						if !selects(svc.Spec.Selector, podLabels) {
+							t.Errorf("scraped Service %s selector %v does not select the pods %v", svc.Name, svc.Spec.Selector, podLabels)
+						}
+						scraped = append(scraped, svc.Name)
+					}
+				}
+				if headless == nil || headless.Spec.ClusterIP != corev1.ClusterIPNone || !selects(headless.Spec.Selector, podLabels) {
+					t.Errorf("serviceName %q: want a headless Service over the pods, got %+v", sts.Spec.ServiceName, headless)
+				}
+				if len(scraped) != 1 {
+					t.Errorf("the ServiceMonitor selects Services %v, want one (each pod scraped once)", scraped)
+				}
+				pdb := mustOne[policyv1.PodDisruptionBudget](t, m)
+				if !selects(pdb.Spec.Selector.MatchLabels, podLabels) || pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 {
+					t.Errorf("PDB selector %v maxUnavailable %v: want the StatefulSet's pods, 1 at a time", pdb.Spec.Selector.MatchLabels, pdb.Spec.MaxUnavailable)
+				}
+			},
+			// --config.check with --shard.count names each cluster's shard.
+			accepted: fleetShards(3),
 		},
 		{
 			name: "web TLS and basic auth",
@@ -322,7 +389,7 @@ serviceMonitor:
 					"tls.crt":        p.cert, "tls.key": p.key, "ca.crt": p.ca,
 				}}}
 			},
-			check: func(t *testing.T, m Manifest, args []string) {
+			check: func(t *testing.T, m Manifest, proc Process) {
 				c := mustOne[appsv1.Deployment](t, m).Spec.Template.Spec.Containers[0]
 				for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe} {
 					if p == nil || p.TCPSocket == nil || p.HTTPGet != nil {
@@ -336,14 +403,14 @@ serviceMonitor:
 				if ep.BasicAuth == nil || ep.BasicAuth.Password.Name != "etcd-monitor-scrape" {
 					t.Errorf("ServiceMonitor basicAuth %+v: want the password Secret by reference", ep.BasicAuth)
 				}
-				i := slices.IndexFunc(args, func(a string) bool { return strings.HasPrefix(a, "--web.config.file=") })
+				i := slices.IndexFunc(proc.Args, func(a string) bool { return strings.HasPrefix(a, "--web.config.file=") })
 				if i < 0 {
-					t.Fatalf("args %v lack --web.config.file", args)
+					t.Fatalf("args %v lack --web.config.file", proc.Args)
 				}
 				// --config.check does not read the web config: exporter-toolkit,
 				// which serve hands it to, validates it (TLS files included)
 				// where the pod would find it.
-				if err := web.Validate(strings.TrimPrefix(args[i], "--web.config.file=")); err != nil {
+				if err := web.Validate(strings.TrimPrefix(proc.Args[i], "--web.config.file=")); err != nil {
 					t.Errorf("the mounted web config is refused: %v", err)
 				}
 			},
@@ -376,7 +443,7 @@ networkPolicy:
         matchLabels: {kubernetes.io/metadata.name: monitoring}
 `,
 			node: kubeadmNode,
-			check: func(t *testing.T, m Manifest, args []string) {
+			check: func(t *testing.T, m Manifest, proc Process) {
 				for _, sm := range All[monitoringv1.ServiceMonitor](m) {
 					if sm.Labels["release"] != "kps" {
 						t.Errorf("ServiceMonitor %s labels %v lack release: kps", sm.Name, sm.Labels)
@@ -449,21 +516,23 @@ func TestSetups(t *testing.T) {
 			root := t.TempDir()
 			m := render(t, h, fmt.Sprintf(s.values, root))
 			node := s.node(t, p)
-			args, err := Container(m, node, root)
+			proc, err := Container(m, node, root)
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.check(t, m, args)
-			if len(args) == 0 || args[0] != "serve" {
-				t.Fatalf("args %v do not run serve", args)
+			s.check(t, m, proc)
+			if len(proc.Args) == 0 || proc.Args[0] != "serve" {
+				t.Fatalf("args %v do not run serve", proc.Args)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, monitorBin, append(args, "--config.check")...)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // no ETCD_MONITOR_* from the test's environment
+			cmd := exec.CommandContext(ctx, monitorBin, append(proc.Args, "--config.check")...)
+			// The pod's environment (GOMEMLIMIT, ETCD_MONITOR_SHARD_INDEX), and
+			// no ETCD_MONITOR_* from the test's.
+			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, proc.Env...)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
-				t.Fatalf("etcd-monitor %s --config.check: %v\n%s", strings.Join(args, " "), err, out)
+				t.Fatalf("%s etcd-monitor %s --config.check: %v\n%s", strings.Join(proc.Env, " "), strings.Join(proc.Args, " "), err, out)
 			}
 			for _, want := range append(s.accepted, "configuration OK") {
 				if !strings.Contains(string(out), want) {
@@ -508,6 +577,9 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		{"etcd:\n  auth:\n    username: monitor\n", []string{"etcd.auth.passwordSecret.name"}},
 		{"web:\n  basicAuth: true\n  existingSecret: w\n", []string{"serviceMonitor.basicAuth"}},
 		{"etcd:\n  endpoints: []\n", []string{"etcd.endpoints"}},
+		{"sharding:\n  shards: 0\n", []string{"sharding", "shards", "minimum"}},
+		{"sharding:\n  shards: 2.5\n", []string{"shards", "want integer"}},
+		{"sharding:\n  shards: 3\n", []string{"sharding.shards", "clusters"}},
 	} {
 		_, err := h.Template(t, c.values)
 		if err == nil {
@@ -634,6 +706,24 @@ func render(t *testing.T, h *Helm, values string) Manifest {
 	return m
 }
 
+// loopbackPod lays out the rendered workload's pod for node under root
+// (Container) and returns its process, listening on a free loopback address
+// instead of every interface (in a pod, the pod's own), and that address.
+func loopbackPod(t *testing.T, m Manifest, node Node, root string) (Process, string) {
+	t.Helper()
+	pod, err := Container(m, node, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(pod.Args, func(a string) bool { return strings.HasPrefix(a, "--web.listen-address=") })
+	if i < 0 {
+		t.Fatalf("args %v set no listen address", pod.Args)
+	}
+	addr := freeport.Addr(t)
+	pod.Args[i] = "--web.listen-address=" + addr
+	return pod, addr
+}
+
 func mustOne[T any](t *testing.T, m Manifest) *T {
 	t.Helper()
 	v, err := One[T](m)
@@ -661,6 +751,61 @@ func hasRelabel(rcs []monitoringv1.RelabelConfig, target, replacement string) bo
 		}
 	}
 	return false
+}
+
+// fleet are the clusters of the sharded setups: with 3 shards, two each.
+var fleet = []string{"prod-a", "prod-b", "prod-c", "prod-d", "prod-e", "prod-f"}
+
+// fleetValues are values sharding fleet over shards replicas, cluster i at
+// endpoint(i); %[1]s is the mount path.
+func fleetValues(shards int, endpoint func(i int) string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "mountPath: %%[1]s\nsharding: {shards: %d}\nextraArgs: [--health-check-interval=30s, --probe.interval=10s]\nclusters:\n", shards)
+	for i, name := range fleet {
+		fmt.Fprintf(&b, "  - {name: %s, endpoints: [%q]}\n", name, endpoint(i))
+	}
+	return b.String()
+}
+
+// fleetShards are the --config.check lines of fleetValues: each cluster's
+// shard by the hash serve uses.
+func fleetShards(shards int) []string {
+	var lines []string
+	for _, name := range fleet {
+		lines = append(lines, fmt.Sprintf("cluster %q: 1 endpoint, checked every 30s, probes every 10s, shard %d\n", name, clusterconfig.ShardOf(name, shards)))
+	}
+	return lines
+}
+
+// selects says whether a non-empty label selector matches labels.
+func selects(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return len(selector) > 0
+}
+
+// envVar is the container's variable name, or nil.
+func envVar(c corev1.Container, name string) *corev1.EnvVar {
+	for i := range c.Env {
+		if c.Env[i].Name == name {
+			return &c.Env[i]
+		}
+	}
+	return nil
+}
+
+// wantEnv fails unless the process's environment, as the kubelet resolves
+// it, holds each NAME=value.
+func wantEnv(t *testing.T, proc Process, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !slices.Contains(proc.Env, w) {
+			t.Errorf("env %v lacks %s", proc.Env, w)
+		}
+	}
 }
 
 func wantArgs(t *testing.T, args []string, want ...string) {

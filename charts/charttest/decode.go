@@ -39,6 +39,8 @@ func newObject(apiVersion, kind string) any {
 		return &corev1.ServiceAccount{}
 	case "apps/v1 Deployment":
 		return &appsv1.Deployment{}
+	case "apps/v1 StatefulSet":
+		return &appsv1.StatefulSet{}
 	case "policy/v1 PodDisruptionBudget":
 		return &policyv1.PodDisruptionBudget{}
 	case "networking.k8s.io/v1 NetworkPolicy":

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
-	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/httpget"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testpki"
@@ -57,26 +56,12 @@ func TestKubeadmPresetWatchesTheCluster(t *testing.T) {
 		}
 		return b
 	}
-	args, err := Container(m, Node{HostIP: first.Hostname(), HostFiles: map[string][]byte{
+	pod, addr := loopbackPod(t, m, Node{HostIP: first.Hostname(), HostFiles: map[string][]byte{
 		"/etc/kubernetes/pki/etcd/ca.crt":                 read(ca.CertFile),
 		"/etc/kubernetes/pki/etcd/healthcheck-client.crt": read(client.CertFile),
 		"/etc/kubernetes/pki/etcd/healthcheck-client.key": read(client.KeyFile),
 	}}, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := freeport.Addr(t)
-	replaced := false
-	for i, a := range args {
-		if strings.HasPrefix(a, "--web.listen-address=") {
-			args[i] = "--web.listen-address=" + addr
-			replaced = true
-		}
-	}
-	if !replaced {
-		t.Fatalf("args %v set no listen address", args)
-	}
-	p := testproc.Start(t, "etcd-monitor", monitorBin, append(args, "--health-check-interval=1s")...)
+	p := testproc.Start(t, "etcd-monitor", monitorBin, append(pod.Args, "--health-check-interval=1s")...)
 	p.WaitReady(t, "http://"+addr+"/health", time.Minute)
 
 	want := []string{

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -46,17 +45,8 @@ serviceMonitor:
 		},
 		"etcd-monitor-scrape": {"username": []byte("prometheus"), "password": []byte("scrape-password")},
 	}
-	args, err := Container(m, Node{Secrets: secrets}, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := freeport.Addr(t)
-	for i, a := range args {
-		if strings.HasPrefix(a, "--web.listen-address=") {
-			args[i] = "--web.listen-address=" + addr
-		}
-	}
-	proc := testproc.Start(t, "etcd-monitor", monitorBin, args...)
+	pod, addr := loopbackPod(t, m, Node{Secrets: secrets}, root)
+	proc := testproc.Start(t, "etcd-monitor", monitorBin, pod.Args...)
 
 	// What the ServiceMonitor tells Prometheus, resolved from the Secrets.
 	ep := serviceMonitorNamed(t, m, "mon-etcd-monitor").Spec.Endpoints[0]

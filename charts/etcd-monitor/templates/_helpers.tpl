@@ -52,6 +52,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if .Values.clusters }}true{{ end }}
 {{- end }}
 
+{{/*
+Sharded: a StatefulSet of sharding.shards replicas splitting the clusters
+between them, instead of the one-replica Deployment.
+*/}}
+{{- define "etcd-monitor.sharded" -}}
+{{- if gt (int .Values.sharding.shards) 1 }}true{{ end }}
+{{- end }}
+
+{{/* The StatefulSet's headless Service, within the 63 characters of a name. */}}
+{{- define "etcd-monitor.headlessServiceName" -}}
+{{- include "etcd-monitor.fullname" . | trunc 54 | trimSuffix "-" }}-headless
+{{- end }}
+
 {{/* The etcd_cluster label of etcd's own metrics. */}}
 {{- define "etcd-monitor.etcdMetricsCluster" -}}
 {{- if .Values.etcdMetrics.clusterName }}
@@ -101,6 +114,9 @@ would be refused).
 {{- end }}
 {{- if include "etcd-monitor.multi" . }}
 - --config.file={{ include "etcd-monitor.path.config" . }}/clusters.yml
+{{- if include "etcd-monitor.sharded" . }}
+- --shard.count={{ int .Values.sharding.shards }}
+{{- end }}
 {{- else if include "etcd-monitor.kubeadm" . }}
 - --etcd.endpoints=https://{{ .Values.kubeadm.host }}:{{ .Values.kubeadm.port }}
 - --cluster.name={{ .Values.kubeadm.clusterName }}
