@@ -244,7 +244,7 @@ func (m *Monitor) Handler() (http.Handler, error) {
 	for _, p := range m.api.Load().Paths() {
 		mux.Handle(p, apiHandler)
 	}
-	mux.Handle(m.opts.TelemetryPath, &gzipHandler{h: promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
+	mux.Handle(m.opts.TelemetryPath, &gzipHandler{h: promhttp.HandlerFor(&sharedGather{g: m.Registry}, promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelError),
 		EnableOpenMetrics: true,
 		// A broken metric must not hide the others.
