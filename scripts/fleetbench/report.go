@@ -88,7 +88,9 @@ func monitorRounds(before, after map[string]*dto.MetricFamily) []roundsRow {
 	for _, kind := range []string{"check", "probe"} {
 		row := roundsRow{Kind: kind, Ran: num(ran[kind]), Late: num(late[kind]), Skipped: num(skipped[kind]), Behind: num(math.NaN())}
 		if due := ran[kind] + skipped[kind]; due > 0 {
-			row.Behind = num((late[kind] + skipped[kind]) / due)
+			// At most all: the counters are read one after another, so
+			// rounds in between can be counted late but not yet run.
+			row.Behind = num(min(late[kind]+skipped[kind], due) / due)
 		}
 		rows = append(rows, row)
 	}
