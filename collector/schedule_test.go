@@ -60,8 +60,12 @@ func TestStarvedMonitorCountsItselfNotEtcd(t *testing.T) {
 	c := startCluster(t, testetcd.Embedded, localetcd.Options{Members: 3})
 	sched := NewScheduler(1)
 	pm := NewProbeMetrics()
+	// Checks every 2 s: the late check round asserted below has to win the
+	// freed slot from the probe rounds waiting with it, within what is left
+	// of its interval (see below).
+	const checkInterval = 2 * time.Second
 	ch := NewChecker(ClusterConfig{
-		Name: "starved", Conn: connFor(t, c.Endpoints()), HealthCheckInterval: testInterval,
+		Name: "starved", Conn: connFor(t, c.Endpoints()), HealthCheckInterval: checkInterval,
 		// A probe timeout of a second: what is asserted is that time spent
 		// waiting for the monitor's own slot is never charged to etcd, not
 		// that a race-instrumented etcd on a loaded machine always answers
@@ -102,11 +106,19 @@ func TestStarvedMonitorCountsItselfNotEtcd(t *testing.T) {
 		t.Errorf("rounds counted as run while no slot was free: check %v -> %v, probe %v -> %v", checksStarved, checksNow, probesStarved, probesNow)
 	}
 	getsStarved := histCount(t, reg, c.Member(0).Name, OpGet)
-	// The check skip just counted happened at a check slot; the check
-	// round that waits since then is late once the slot comes free half
-	// an interval later.
+	// Free the slot a quarter interval after a check slot: the check round
+	// waiting since that slot is then late (it waited longer than
+	// lateAfter, a tenth of the interval), and has the other three
+	// quarters to get the slot before its deadline, the next slot. The
+	// skip counted when the previous round gave up marks the slot (seen
+	// within the 20 ms poll).
+	skips := func() float64 {
+		return counterSum(t, reg, "etcd_monitor_rounds_skipped_total", map[string]string{"kind": KindCheck})
+	}
+	skipsBefore := skips()
+	waitfor.Until(t, 15*time.Second, "the next check slot", func() bool { return skips() > skipsBefore })
 	lateBefore := counterSum(t, reg, "etcd_monitor_rounds_late_total", map[string]string{"kind": KindCheck})
-	time.Sleep(testInterval / 2)
+	time.Sleep(checkInterval / 4)
 	sched.release()
 
 	// Fed again: the check round that waited for the slot started late,
