@@ -155,7 +155,7 @@ func (f *Flags) serveOptions() (Options, error) {
 	if file != "" {
 		// Before reading: a file changed while it is read differs at the
 		// watcher's first poll and is read again.
-		loaded = FingerprintState(fingerprint)
+		loaded = fingerprintState(fingerprint)
 	}
 	clusters, fromFile, err := f.clusters.Clusters()
 	if err != nil {

@@ -28,7 +28,7 @@ type ConfigSource struct {
 	// every WatchInterval (nil or 0: not polled).
 	Fingerprint   func() (string, error)
 	WatchInterval time.Duration
-	// Loaded is FingerprintState of the files the clusters in Options
+	// Loaded is fingerprintState of the files the clusters in Options
 	// were read from, taken just before reading them: the watcher reloads
 	// only when the files differ from that. ("" reloads at the first poll.)
 	Loaded string
@@ -43,9 +43,9 @@ type reloadState struct {
 	last string
 }
 
-// FingerprintState is the files' state as the watcher compares it: an
+// fingerprintState is the files' state as the watcher compares it: an
 // error (no file, an unreadable one) is a state too, so it is reported once.
-func FingerprintState(fingerprint func() (string, error)) string {
+func fingerprintState(fingerprint func() (string, error)) string {
 	if fingerprint == nil {
 		return ""
 	}
@@ -60,7 +60,7 @@ func (m *Monitor) fingerprint() string {
 	if m.opts.Config == nil {
 		return ""
 	}
-	return FingerprintState(m.opts.Config.Fingerprint)
+	return fingerprintState(m.opts.Config.Fingerprint)
 }
 
 // Reload reads the configuration again and applies it (Apply). A bad
