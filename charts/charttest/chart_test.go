@@ -378,6 +378,7 @@ serviceMonitor:
   basicAuth:
     username: {name: etcd-monitor-scrape, key: username}
     password: {name: etcd-monitor-scrape, key: password}
+alertmanagerConfig: {enabled: true}
 `,
 			node: func(t *testing.T, p pki) Node {
 				hash, err := bcrypt.GenerateFromPassword([]byte("scrape-password"), bcrypt.MinCost)
@@ -403,6 +404,16 @@ serviceMonitor:
 				if ep.BasicAuth == nil || ep.BasicAuth.Password.Name != "etcd-monitor-scrape" {
 					t.Errorf("ServiceMonitor basicAuth %+v: want the password Secret by reference", ep.BasicAuth)
 				}
+				// Alertmanager posts to the same listener: HTTPS verified with
+				// the same CA, and the same credentials.
+				wh := mustOne[monitoringv1alpha1.AlertmanagerConfig](t, m).Spec.Receivers[0].WebhookConfigs[0]
+				if wh.URL == nil || string(*wh.URL) != "https://mon-etcd-monitor.monitoring.svc:9379/api/v1/alerts" {
+					t.Errorf("webhook URL %v, want the release's Service over https", wh.URL)
+				}
+				if hc := wh.HTTPConfig; hc == nil || hc.TLSConfig == nil || hc.TLSConfig.CA.Secret == nil || hc.TLSConfig.CA.Secret.Name != "etcd-monitor-web" ||
+					hc.BasicAuth == nil || hc.BasicAuth.Password.Name != "etcd-monitor-scrape" || hc.Authorization != nil {
+					t.Errorf("webhook httpConfig %+v: want the CA and the basic auth Secrets by reference", hc)
+				}
 				i := slices.IndexFunc(proc.Args, func(a string) bool { return strings.HasPrefix(a, "--web.config.file=") })
 				if i < 0 {
 					t.Fatalf("args %v lack --web.config.file", proc.Args)
@@ -412,6 +423,46 @@ serviceMonitor:
 				// where the pod would find it.
 				if err := web.Validate(strings.TrimPrefix(proc.Args[i], "--web.config.file=")); err != nil {
 					t.Errorf("the mounted web config is refused: %v", err)
+				}
+			},
+			accepted: []string{`cluster "default": 1 endpoint,`},
+		},
+		{
+			name: "alert webhook token",
+			values: `mountPath: %[1]s
+webhookToken: {existingSecret: etcd-monitor-webhook}
+alertmanagerConfig: {enabled: true}
+networkPolicy:
+  enabled: true
+  from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}]
+`,
+			node: func(*testing.T, pki) Node {
+				return Node{Secrets: map[string]map[string][]byte{"etcd-monitor-webhook": {
+					"token": []byte("s3cret-token\n"), "other": []byte("not mounted"),
+				}}}
+			},
+			check: func(t *testing.T, m Manifest, proc Process) {
+				i := slices.IndexFunc(proc.Args, func(a string) bool { return strings.HasPrefix(a, "--alerts.webhook-token-file=") })
+				if i < 0 {
+					t.Fatalf("args %v lack --alerts.webhook-token-file", proc.Args)
+				}
+				// The token, and only it, is mounted where the flag says.
+				if b, err := os.ReadFile(strings.TrimPrefix(proc.Args[i], "--alerts.webhook-token-file=")); err != nil || string(b) != "s3cret-token\n" {
+					t.Errorf("the token file holds %q (%v), want the Secret's token", b, err)
+				}
+				for _, a := range proc.Args {
+					if strings.Contains(a, "s3cret-token") {
+						t.Errorf("the token is in the arguments: %s", a)
+					}
+				}
+				wh := mustOne[monitoringv1alpha1.AlertmanagerConfig](t, m).Spec.Receivers[0].WebhookConfigs[0]
+				if hc := wh.HTTPConfig; hc == nil || hc.Authorization == nil || hc.Authorization.Credentials == nil ||
+					hc.Authorization.Credentials.Name != "etcd-monitor-webhook" || hc.Authorization.Credentials.Key != "token" || hc.TLSConfig != nil || hc.BasicAuth != nil {
+					t.Errorf("webhook httpConfig %+v: want the token Secret as the bearer credentials", hc)
+				}
+				// The PagerDuty receiver posts elsewhere: no credentials of the monitor's.
+				if pd := mustOne[monitoringv1alpha1.AlertmanagerConfig](t, m).Spec.Receivers[1].PagerDutyConfigs[0]; pd.HTTPConfig != nil {
+					t.Errorf("PagerDuty httpConfig %+v: the monitor's credentials must not leave for another receiver", pd.HTTPConfig)
 				}
 			},
 			accepted: []string{`cluster "default": 1 endpoint,`},
@@ -449,8 +500,14 @@ networkPolicy:
 						t.Errorf("ServiceMonitor %s labels %v lack release: kps", sm.Name, sm.Labels)
 					}
 				}
-				if pr := mustOne[monitoringv1.PrometheusRule](t, m); pr.Labels["release"] != "kps" {
+				pr := mustOne[monitoringv1.PrometheusRule](t, m)
+				if pr.Labels["release"] != "kps" {
 					t.Errorf("PrometheusRule labels %v lack release: kps", pr.Labels)
+				}
+				// The chart's etcd ServiceMonitor labels etcd's series job="etcd":
+				// the rules must read that job, not the preset's job="kube-etcd".
+				if exprs := ruleExprs(pr.Spec); !strings.Contains(exprs, `job="etcd"`) || strings.Contains(exprs, "kube-etcd") {
+					t.Errorf("with etcdMetrics enabled the rules select etcd by job=%q? %v; by kube-etcd? %v", "etcd", strings.Contains(exprs, `job="etcd"`), strings.Contains(exprs, "kube-etcd"))
 				}
 				etcdSM := serviceMonitorNamed(t, m, "mon-etcd-monitor-etcd-metrics")
 				ep := etcdSM.Spec.Endpoints[0]
@@ -580,6 +637,15 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		{"sharding:\n  shards: 0\n", []string{"sharding", "shards", "minimum"}},
 		{"sharding:\n  shards: 2.5\n", []string{"shards", "want integer"}},
 		{"sharding:\n  shards: 3\n", []string{"sharding.shards", "clusters"}},
+		// Passwords only from Secrets: an inline one would be written into the ConfigMap.
+		{"clusters:\n  - {name: a, endpoints: [http://a:2379], username: u, password: hunter2}\n", []string{"/clusters/0/password", "passwordSecret"}},
+		// HTTPS with no CA: every scrape would fail certificate verification.
+		{"web: {existingSecret: w, tls: true}\n", []string{"serviceMonitor.tlsConfig", "insecureSkipVerify"}},
+		{"web: {existingSecret: w, tls: true}\nserviceMonitor: {enabled: false}\nalertmanagerConfig: {enabled: true}\n", []string{"serviceMonitor.tlsConfig"}},
+		// Basic auth and the bearer token both need the Authorization header.
+		{"web: {existingSecret: w, basicAuth: true}\nserviceMonitor: {basicAuth: {username: {name: s, key: u}, password: {name: s, key: p}}}\nwebhookToken: {existingSecret: t}\n", []string{"webhookToken", "web.basicAuth"}},
+		// The preset's host files are not mounted with clusters.
+		{"preset: kubeadm\nclusters:\n  - {name: a, endpoints: [http://a:2379]}\n", []string{"preset=kubeadm", "clusters"}},
 	} {
 		_, err := h.Template(t, c.values)
 		if err == nil {
@@ -610,6 +676,14 @@ func TestPrometheusRuleMatchesGenerator(t *testing.T) {
 		{"kube-prometheus-stack preset", "prometheusRule: {preset: kube-prometheus-stack}\n", func(c *rules.Config) {
 			c.Selectors.Etcd = `job="kube-etcd"`
 			c.Selectors.Node = `job="node-exporter"`
+		}},
+		// The chart's own etcd ServiceMonitor labels the series job="etcd",
+		// which the rules must read whatever the preset says.
+		{"kube-prometheus-stack preset with the chart's etcd ServiceMonitor", "prometheusRule: {preset: kube-prometheus-stack}\netcdMetrics: {enabled: true}\n", func(c *rules.Config) {
+			c.Selectors.Node = `job="node-exporter"`
+		}},
+		{"etcdMetrics.jobName", "etcdMetrics: {enabled: true, jobName: etcd-main}\n", func(c *rules.Config) {
+			c.Selectors.Etcd = `job="etcd-main"`
 		}},
 		{"custom", `serviceMonitor: {jobName: etcd-mon}
 prometheusRule:
@@ -826,6 +900,18 @@ func objectLabels(o Object) map[string]string {
 	}
 	_ = yaml.Unmarshal(b, &meta)
 	return meta.Metadata.Labels
+}
+
+// ruleExprs is every rule's expression, one a line.
+func ruleExprs(s monitoringv1.PrometheusRuleSpec) string {
+	var b strings.Builder
+	for _, g := range s.Groups {
+		for _, r := range g.Rules {
+			b.WriteString(r.Expr.String())
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
 }
 
 func countRules(s monitoringv1.PrometheusRuleSpec) int {

@@ -93,6 +93,7 @@ tests can point it at a directory with the same layout.
 {{- define "etcd-monitor.path.password" -}}{{ .Values.mountPath }}/etcd-password{{- end }}
 {{- define "etcd-monitor.path.kubeadm" -}}{{ .Values.mountPath }}/kubeadm-pki{{- end }}
 {{- define "etcd-monitor.path.clusters" -}}{{ .Values.mountPath }}/clusters{{- end }}
+{{- define "etcd-monitor.path.webhookToken" -}}{{ .Values.mountPath }}/webhook-token{{- end }}
 
 {{/* A Kubernetes-safe volume name for a cluster entry's secret. */}}
 {{- define "etcd-monitor.clusterVolume" -}}
@@ -111,6 +112,9 @@ would be refused).
 - --log.format={{ .Values.logFormat }}
 {{- if .Values.web.existingSecret }}
 - --web.config.file={{ include "etcd-monitor.path.web" . }}/{{ .Values.web.configKey }}
+{{- end }}
+{{- if .Values.webhookToken.existingSecret }}
+- --alerts.webhook-token-file={{ include "etcd-monitor.path.webhookToken" . }}/{{ .Values.webhookToken.key }}
 {{- end }}
 {{- if include "etcd-monitor.multi" . }}
 - --config.file={{ include "etcd-monitor.path.config" . }}/clusters.yml
@@ -184,6 +188,41 @@ passwordSecret and tlsSecret fields turned into file paths.
 {{- $out = append $out $e }}
 {{- end }}
 {{- toYaml (dict "clusters" $out) }}
+{{- end }}
+
+{{/*
+A client of etcd-monitor's HTTPS listener (the ServiceMonitor, the
+AlertmanagerConfig's webhook) must say how it verifies the certificate:
+without a CA it would fail every request, so an empty tlsConfig is refused
+rather than rendered.
+*/}}
+{{- define "etcd-monitor.requireClientTLS" -}}
+{{- if and .Values.web.tls (not .Values.serviceMonitor.tlsConfig) }}
+{{- fail "web.tls needs serviceMonitor.tlsConfig: the CA that verifies etcd-monitor's certificate, e.g. {ca: {secret: {name: etcd-monitor-web, key: ca.crt}}, serverName: etcd-monitor}, or {insecureSkipVerify: true} to choose not to verify it" }}
+{{- end }}
+{{- end }}
+
+{{/*
+The httpConfig of an Alertmanager webhook to etcd-monitor's own
+/api/v1/alerts, by Secret reference: what the listener and the webhook
+require (web.tls, web.basicAuth, webhookToken). Empty when nothing is.
+*/}}
+{{- define "etcd-monitor.webhookHTTPConfig" -}}
+{{- $c := dict }}
+{{- if .Values.web.tls }}
+{{- include "etcd-monitor.requireClientTLS" . }}
+{{- $_ := set $c "tlsConfig" .Values.serviceMonitor.tlsConfig }}
+{{- end }}
+{{- if .Values.web.basicAuth }}
+{{- if not .Values.serviceMonitor.basicAuth }}
+{{- fail "web.basicAuth needs serviceMonitor.basicAuth: the username and password Secret keys the AlertmanagerConfig's webhook sends" }}
+{{- end }}
+{{- $_ := set $c "basicAuth" .Values.serviceMonitor.basicAuth }}
+{{- end }}
+{{- with .Values.webhookToken.existingSecret }}
+{{- $_ := set $c "authorization" (dict "type" "Bearer" "credentials" (dict "name" . "key" $.Values.webhookToken.key)) }}
+{{- end }}
+{{- if $c }}{{ toYaml $c }}{{ end }}
 {{- end }}
 
 {{/* The scheme of etcd-monitor's listener. */}}

@@ -11,6 +11,12 @@ same clusters ConfigMap and Secrets.
 {{- end }}
 {{- if and .Values.web.tls (not .Values.web.existingSecret) }}
 {{- fail "web.tls needs web.existingSecret: the web config file and its certificate" }}
+{{- end }}
+{{- if and .Values.web.basicAuth .Values.webhookToken.existingSecret }}
+{{- fail "webhookToken and web.basicAuth: both need the Authorization header, so no webhook could post to /api/v1/alerts; basic auth already guards it, leave webhookToken.existingSecret empty" }}
+{{- end }}
+{{- if and $kubeadm $multi }}
+{{- fail "preset=kubeadm and clusters: the preset watches this cluster's etcd through the control-plane node's certificate files, which clusters does not mount (nor run as root on a control-plane node for); set one of them, and list this cluster's etcd as a clusters entry with a tlsSecret to watch it with the others" }}
 {{- end -}}
 metadata:
   {{- if or $multi .Values.podAnnotations }}
@@ -188,6 +194,11 @@ spec:
           mountPath: {{ include "etcd-monitor.path.web" . }}
           readOnly: true
         {{- end }}
+        {{- if .Values.webhookToken.existingSecret }}
+        - name: webhook-token
+          mountPath: {{ include "etcd-monitor.path.webhookToken" . }}
+          readOnly: true
+        {{- end }}
   volumes:
     {{- if $multi }}
     - name: config
@@ -238,5 +249,15 @@ spec:
     - name: web-config
       secret:
         secretName: {{ .Values.web.existingSecret }}
+    {{- end }}
+    {{- with .Values.webhookToken }}
+    {{- if .existingSecret }}
+    - name: webhook-token
+      secret:
+        secretName: {{ .existingSecret }}
+        items:
+          - key: {{ .key }}
+            path: {{ .key }}
+    {{- end }}
     {{- end }}
 {{- end }}
