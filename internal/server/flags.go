@@ -51,7 +51,7 @@ func registerFlags(cmd *kingpin.CmdClause, o clusterconfig.Options) *Flags {
 	f.apiPort = new(int)
 	cli.IntVar(cmd.Flag("api-port", "The original etcd-monitor guide's flag: sets the port of --web.listen-address.").Hidden().NoEnvar(), f.apiPort)
 	f.telemetryPath = cmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-	f.benchmarkAPI = cmd.Flag("web.enable-benchmark-api", "Serve POST /api/v1/performance/benchmark, which writes load into the watched cluster (bounded: 100k requests, 1 minute, 200 clients, one run at a time).").Bool()
+	f.benchmarkAPI = cmd.Flag("web.enable-benchmark-api", "Serve POST /api/v1/performance/benchmark, which writes load into the watched cluster (bounded: 100k requests, 1 minute, 200 clients, 32 MiB of requests in flight, one run at a time).").Bool()
 	f.alerts = registerAlertFlags(cmd)
 	f.probeBuckets = registerProbeBucketFlag(cmd)
 	f.maxRounds = registerMaxRoundsFlag(cmd)
