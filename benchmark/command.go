@@ -57,6 +57,8 @@ type flags struct {
 	stdoutIsTerm  func() bool
 	workloadIsSet bool
 	totalIsSet    bool
+	guideTypeSet  bool
+	guideOpsSet   bool
 }
 
 // Register adds the `benchmark` subcommand to app.
@@ -81,17 +83,17 @@ func newFlags(cmd *kingpin.CmdClause, stdout io.Writer, isTerm func() bool) *fla
 	flag := func(name, help string) *kingpin.FlagClause { return cmd.Flag(name, help).NoEnvar() }
 	flag("workload", "write (puts), read (gets over keys written first) or mixed (--read-ratio reads, the rest writes).").
 		Default(d.Workload).IsSetByUser(&f.workloadIsSet).StringVar(&c.Workload)
-	flag("benchmark-type", "the original etcd-monitor guide's name of --workload.").Hidden().StringVar(&f.guideType)
+	flag("benchmark-type", "the original etcd-monitor guide's name of --workload.").Hidden().IsSetByUser(&f.guideTypeSet).StringVar(&f.guideType)
 	flag("read-ratio", "Share of reads in the mixed workload, 0 to 1.").Default(fmt.Sprint(d.ReadRatio)).Float64Var(&c.ReadRatio)
-	flag("total", fmt.Sprintf("Requests to send (default %d when --duration is not given).", DefaultTotal)).IsSetByUser(&f.totalIsSet).IntVar(&c.Total)
-	flag("benchmark-ops", "the original etcd-monitor guide's name of --total.").Hidden().IntVar(&f.guideOps)
+	cli.IntVar(flag("total", fmt.Sprintf("Requests to send (default %d when --duration is not given).", DefaultTotal)).IsSetByUser(&f.totalIsSet), &c.Total)
+	cli.IntVar(flag("benchmark-ops", "the original etcd-monitor guide's name of --total.").Hidden().IsSetByUser(&f.guideOpsSet), &f.guideOps)
 	flag("duration", "Run for this long instead of sending --total requests.").DurationVar(&c.Duration)
-	flag("conns", fmt.Sprintf("gRPC connections (at most %d); clients are spread over them as in etcd's tool.", MaxConns)).Default(strconv.Itoa(d.Conns)).IntVar(&c.Conns)
-	flag("clients", fmt.Sprintf("Concurrent clients, each with one request in flight (at most %d, and %d MiB of requests in flight).", MaxClients, MaxInFlightBytes>>20)).Default(strconv.Itoa(d.Clients)).IntVar(&c.Clients)
+	cli.IntVar(flag("conns", fmt.Sprintf("gRPC connections (at most %d); clients are spread over them as in etcd's tool.", MaxConns)).Default(strconv.Itoa(d.Conns)), &c.Conns)
+	cli.IntVar(flag("clients", fmt.Sprintf("Concurrent clients, each with one request in flight (at most %d, and %d MiB of requests in flight).", MaxClients, MaxInFlightBytes>>20)).Default(strconv.Itoa(d.Clients)), &c.Clients)
 	flag("rate", "Maximum requests per second over all clients; 0 is unlimited.").Default("0").Float64Var(&c.Rate)
-	flag("key-size", "Key length below the run's directory (a zero-padded key index); key and value together must fit etcd's default --max-request-bytes, 1.5 MiB.").Default(strconv.Itoa(d.KeySize)).IntVar(&c.KeySize)
-	flag("val-size", "Value length in bytes; key and value together must fit etcd's default --max-request-bytes, 1.5 MiB.").Default(strconv.Itoa(d.ValSize)).IntVar(&c.ValSize)
-	flag("key-space-size", "Distinct keys written (read and mixed write them all before the timed run).").Default(strconv.Itoa(d.KeySpaceSize)).IntVar(&c.KeySpaceSize)
+	cli.IntVar(flag("key-size", "Key length below the run's directory (a zero-padded key index); key and value together must fit etcd's default --max-request-bytes, 1.5 MiB.").Default(strconv.Itoa(d.KeySize)), &c.KeySize)
+	cli.IntVar(flag("val-size", "Value length in bytes; key and value together must fit etcd's default --max-request-bytes, 1.5 MiB.").Default(strconv.Itoa(d.ValSize)), &c.ValSize)
+	cli.IntVar(flag("key-space-size", "Distinct keys written (read and mixed write them all before the timed run).").Default(strconv.Itoa(d.KeySpaceSize)), &c.KeySpaceSize)
 	flag("sequential-keys", "Go through the key space in order instead of at random.").BoolVar(&c.SequentialKeys)
 	flag("consistency", "Reads: l (linearizable) or s (serializable).").Default(d.Consistency).StringVar(&c.Consistency)
 	flag("key-prefix", "Where the run writes (below a fresh directory); must hold no keys unless --allow-existing-keys.").Default(d.KeyPrefix).StringVar(&c.KeyPrefix)
@@ -108,6 +110,11 @@ func newFlags(cmd *kingpin.CmdClause, stdout io.Writer, isTerm func() bool) *fla
 	return f
 }
 
+// memoryLimit is the Go heap limit of the benchmark command; the
+// requests in flight (MaxInFlightBytes) and gRPC's copies of them fit
+// under it.
+const memoryLimit = 320 << 20
+
 // stdoutIsTerminal: a progress bar is drawn only for a person watching;
 // redirected output gets the report alone.
 func stdoutIsTerminal() bool {
@@ -119,13 +126,13 @@ func stdoutIsTerminal() bool {
 // UsageErrors naming the flag.
 func (f *flags) config() (Config, error) {
 	c := f.cfg
-	if f.guideType != "" {
+	if f.guideTypeSet {
 		if f.workloadIsSet && f.guideType != c.Workload {
 			return c, cli.Usagef("--benchmark-type: %q contradicts --workload=%s", f.guideType, c.Workload)
 		}
 		c.Workload = f.guideType
 	}
-	if f.guideOps != 0 {
+	if f.guideOpsSet {
 		if f.totalIsSet && f.guideOps != c.Total {
 			return c, cli.Usagef("--benchmark-ops: %d contradicts --total=%d", f.guideOps, c.Total)
 		}
@@ -140,13 +147,27 @@ func (f *flags) config() (Config, error) {
 		var ce *ConfigError
 		if errors.As(err, &ce) {
 			if ce.Field == "total" && c.Total > 0 && c.Duration > 0 {
-				return c, cli.Usagef("--total and --duration: %s", ce.Msg)
+				return c, cli.Usagef("%s and --duration: %s", f.flagName("total"), ce.Msg)
 			}
-			return c, cli.Usagef("%s: %s", flagFor[ce.Field], ce.Msg)
+			return c, cli.Usagef("%s: %s", f.flagName(ce.Field), ce.Msg)
 		}
 		return c, cli.Usagef("%v", err)
 	}
 	return c, nil
+}
+
+// flagName is the flag that sets a Config field as the user typed it: the
+// original etcd-monitor guide's --benchmark-type or --benchmark-ops when
+// that was given, as serve's clusterconfig.Flags.FlagName names
+// --metrics-interval (and etcdconn names --endpoints for both).
+func (f *flags) flagName(field string) string {
+	switch {
+	case field == "workload" && f.guideTypeSet:
+		return "--benchmark-type"
+	case field == "total" && f.guideOpsSet:
+		return "--benchmark-ops"
+	}
+	return flagFor[field]
 }
 
 // parseShare reads "0.8" or "80%".
@@ -201,6 +222,15 @@ func (f *flags) run(ctx context.Context, logger *slog.Logger) error {
 		// tens of MB of RSS. (Run itself leaves the GC alone: in the REST
 		// server the process is not ours to tune.)
 		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// With large requests the garbage is large too, and GOGC=400 lets
+		// it reach several times the live heap (the largest runs the
+		// flags allow went to 700 MB): the limit makes the collector run
+		// sooner once the heap nears it, which holds the command under its
+		// budget (docs/benchmark.md, "Memory") at the price of CPU only
+		// then.
+		debug.SetMemoryLimit(memoryLimit)
 	}
 	var progress io.Writer
 	if f.stdoutIsTerm() {
@@ -284,9 +314,12 @@ var guideDropped = map[string]bool{
 //
 //	etcd-monitor --run-benchmark --benchmark-type=mixed --benchmark-ops=10000 --endpoints=...
 //
-// into `benchmark --workload=mixed --total=10000 --etcd.endpoints=...`.
-// Other arguments are kept in order. It reports false, and returns args
-// unchanged, when args are not the original etcd-monitor guide's form.
+// into `benchmark --benchmark-type=mixed --benchmark-ops=10000
+// --endpoints=...`: the guide's names are hidden aliases of --workload,
+// --total and --etcd.endpoints there, so an error names the flag as typed.
+// Other arguments are kept in order; the guide's monitoring flags are
+// dropped. It reports false, and returns args unchanged, when args are not
+// the original etcd-monitor guide's form.
 func GuideArgs(args []string) ([]string, bool) {
 	guideForm := false
 	for _, a := range args {
@@ -297,37 +330,22 @@ func GuideArgs(args []string) ([]string, bool) {
 	if !guideForm {
 		return args, false
 	}
-	renamed := map[string]string{
-		"--benchmark-type": "--workload",
-		"--benchmark-ops":  "--total",
-		"--endpoints":      "--etcd.endpoints",
-	}
 	out := []string{"benchmark"}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--run-benchmark" || a == "--run-benchmark=true" {
 			continue
 		}
-		name, val, hasVal := strings.Cut(a, "=")
-		// "--flag value": the value is the next argument unless that is a
-		// flag itself.
-		nextIsValue := !hasVal && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-")
+		name, _, hasVal := strings.Cut(a, "=")
 		if guideDropped[name] {
-			if nextIsValue {
+			// "--flag value": the value is the next argument unless that
+			// is a flag itself.
+			if !hasVal && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
 				i++
 			}
 			continue
 		}
-		to, ok := renamed[name]
-		if !ok {
-			out = append(out, a)
-			continue
-		}
-		if nextIsValue {
-			i++
-			val = args[i]
-		}
-		out = append(out, to+"="+val)
+		out = append(out, a)
 	}
 	return out, true
 }

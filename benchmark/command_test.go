@@ -40,7 +40,19 @@ func TestBadInput(t *testing.T) {
 		flag string
 	}{
 		{[]string{"--workload=delete"}, "--workload"},
-		{[]string{"--benchmark-type=scan"}, "--workload"},
+		// The original guide's names are named as typed.
+		{[]string{"--benchmark-type=scan"}, "--benchmark-type: "},
+		{[]string{"--benchmark-ops=-5"}, "--benchmark-ops: must not be negative"},
+		{[]string{"--benchmark-ops=1.5"}, "--benchmark-ops: 1.5 is not an integer"},
+		{[]string{"--benchmark-ops=100", "--duration=10s"}, "--benchmark-ops and --duration"},
+		{[]string{"--endpoints=127.0.0.1:99999"}, "--endpoints: "},
+		// Whole numbers in range only: kingpin read 1.5 as 1 and wrapped
+		// 1e20 to a negative number.
+		{[]string{"--clients=1.5"}, "--clients: 1.5 is not an integer"},
+		{[]string{"--total=9223372036854775808"}, "--total: 9223372036854775808 is out of range"},
+		{[]string{"--clients=1e20"}, "--clients: 1e20 is out of range"},
+		{[]string{"--val-size=1e20"}, "--val-size: 1e20 is out of range"},
+		{[]string{"--key-space-size=2.5"}, "--key-space-size: 2.5 is not an integer"},
 		{[]string{"--workload=mixed", "--read-ratio=1.5"}, "--read-ratio"},
 		{[]string{"--read-ratio=-0.1"}, "--read-ratio"},
 		{[]string{"--clients=0"}, "--clients"},
@@ -74,6 +86,11 @@ func TestBadInput(t *testing.T) {
 		{[]string{"--key-size=1000000", "--val-size=1000000"}, "--val-size"},
 		{[]string{"--clients=10000000", "--total=5"}, "--clients"},
 		{[]string{"--clients=1000", "--val-size=1000000"}, "--clients"},
+		// Requests in flight, counted in gRPC's buffers: 170 clients of
+		// 1.5 MB took the command to 1.6 GB; a 600 KB request takes a
+		// 1 MiB buffer.
+		{[]string{"--clients=170", "--val-size=1572000", "--conns=10"}, "--clients: 170 clients"},
+		{[]string{"--clients=65", "--val-size=600000", "--conns=10"}, "each in a 1048576-byte gRPC buffer) would hold 65 MiB in flight, at most 64 MiB"},
 		{[]string{"--clients=5000", "--conns=5000"}, "--conns"},
 		{[]string{"--key-size=12", "--key-space-size=1000000000000"}, "--key-space-size"},
 	} {
@@ -121,12 +138,12 @@ func TestGuideArgs(t *testing.T) {
 	}{
 		{
 			in:   []string{"--run-benchmark", "--benchmark-type=mixed", "--benchmark-ops=10000", "--endpoints=localhost:2379"},
-			want: []string{"benchmark", "--workload=mixed", "--total=10000", "--etcd.endpoints=localhost:2379"},
+			want: []string{"benchmark", "--benchmark-type=mixed", "--benchmark-ops=10000", "--endpoints=localhost:2379"},
 			ok:   true,
 		},
 		{
 			in:   []string{"--log.level=debug", "--run-benchmark=true", "--benchmark-type", "read", "--benchmark-ops", "50", "--endpoints", "a:1,b:2", "--api-port=8080", "--health-check-interval", "30s"},
-			want: []string{"benchmark", "--log.level=debug", "--workload=read", "--total=50", "--etcd.endpoints=a:1,b:2"},
+			want: []string{"benchmark", "--log.level=debug", "--benchmark-type", "read", "--benchmark-ops", "50", "--endpoints", "a:1,b:2"},
 			ok:   true,
 		},
 		{in: []string{"--endpoints=localhost:2379", "--api-port=8080"}, want: []string{"--endpoints=localhost:2379", "--api-port=8080"}},

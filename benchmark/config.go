@@ -89,6 +89,48 @@ func DefaultConfig() Config {
 	}
 }
 
+// keyBytes is the length of every key: the prefix, the run directory and
+// KeySize digits.
+func (c Config) keyBytes() int64 {
+	return int64(len(c.KeyPrefix)) + runDirBytes + int64(c.KeySize)
+}
+
+// InFlightBytes is what the run's clients hold in requests at once:
+// clients × the buffer gRPC encodes each request into (requestBuffer).
+func (c Config) InFlightBytes() int64 {
+	return int64(c.Clients) * requestBuffer(c.keyBytes()+int64(c.ValSize)+requestOverhead)
+}
+
+// requestBuffer is the buffer gRPC encodes a request of n bytes into: its
+// default pool (google.golang.org/grpc/mem) hands out 256 B, 4 KiB,
+// 16 KiB, 32 KiB and 1 MiB buffers, and a larger request gets one of its
+// own size. So a 166 KB value costs 1 MiB per client: 200 such clients
+// took serve to 490 MB of RSS while the requests' own bytes were 32 MiB.
+func requestBuffer(n int64) int64 {
+	for _, size := range []int64{256, 4 << 10, 16 << 10, 32 << 10, 1 << 20} {
+		if n <= size {
+			return size
+		}
+	}
+	return n
+}
+
+// CheckInFlight refuses a run whose requests in flight exceed limit bytes,
+// naming the clients (the count to lower); the REST API passes its own,
+// lower limit.
+func (c Config) CheckInFlight(limit int64) error {
+	if inflight := c.InFlightBytes(); inflight > limit {
+		req := c.keyBytes() + int64(c.ValSize) + requestOverhead
+		buf := ""
+		if b := requestBuffer(req); b != req {
+			buf = fmt.Sprintf(" (each in a %d-byte gRPC buffer)", b)
+		}
+		return cfgErr("clients", "%d clients with requests of %d bytes%s would hold %d MiB in flight, at most %d MiB: fewer clients or a smaller value",
+			c.Clients, req, buf, inflight>>20, limit>>20)
+	}
+	return nil
+}
+
 // Bounds: what etcd cannot accept, and what would only exhaust the machine
 // running the benchmark. The same for the command line and the REST API
 // (which bounds totals, durations and clients further).
@@ -102,9 +144,13 @@ const (
 	// MaxClients and MaxConns bound the goroutines and gRPC connections.
 	MaxClients = 10_000
 	MaxConns   = 1_000
-	// MaxInFlightBytes bounds clients × request size: every client holds
-	// its own encoded request while it is in flight.
-	MaxInFlightBytes = 256 << 20
+	// MaxInFlightBytes bounds clients × request size (InFlightBytes):
+	// every client holds its own encoded request while it is in flight,
+	// and the process holds about four times that in RSS (the request,
+	// gRPC's encoding of it, HTTP/2's framing, and the garbage collector's
+	// headroom). At 64 MiB the benchmark command stays under its stated
+	// budget (docs/benchmark.md, "Memory"); 256 MiB took it past 900 MB.
+	MaxInFlightBytes = 64 << 20
 	// MaxKeySpaceSize bounds the keys a run may write (and must clean up).
 	MaxKeySpaceSize = 100_000_000
 	// runDirBytes is the length of the run's directory below the prefix
@@ -179,16 +225,15 @@ func (c Config) Validate() error {
 	}
 	// The key is the prefix, the run directory and KeySize digits.
 	limit := int64(MaxRequestBytes - requestOverhead)
-	keyBytes := int64(len(c.KeyPrefix)) + runDirBytes + int64(c.KeySize)
+	keyBytes := c.keyBytes()
 	if keyBytes > limit {
 		return cfgErr("key_size", "keys of %d bytes exceed etcd's default request limit (--max-request-bytes, 1.5 MiB): at most %d with this prefix", keyBytes, limit-keyBytes+int64(c.KeySize))
 	}
 	if req := keyBytes + int64(c.ValSize); req > limit {
 		return cfgErr("val_size", "%d bytes with %d-byte keys exceed etcd's default request limit (--max-request-bytes, 1.5 MiB): at most %d", c.ValSize, keyBytes, limit-keyBytes)
 	}
-	if inflight := int64(c.Clients) * (keyBytes + int64(c.ValSize) + requestOverhead); inflight > MaxInFlightBytes {
-		return cfgErr("clients", "%d clients with requests of %d bytes would hold %d MiB in flight, at most %d MiB: fewer clients or a smaller value",
-			c.Clients, keyBytes+int64(c.ValSize), inflight>>20, MaxInFlightBytes>>20)
+	if err := c.CheckInFlight(MaxInFlightBytes); err != nil {
+		return err
 	}
 	if c.KeySpaceSize < 1 {
 		return cfgErr("key_space_size", "must be at least 1, got %d", c.KeySpaceSize)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/etcd-monitor/etcd-monitor/internal/alerthistory"
 	"github.com/etcd-monitor/etcd-monitor/internal/localetcd"
+	"github.com/etcd-monitor/etcd-monitor/internal/status"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/freeport"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/syncbuf"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/testetcd"
@@ -26,6 +27,78 @@ import (
 // serveMemoryBudget is the RSS `serve` stays within, watching one cluster,
 // whatever is posted to its alert webhook (README.md, "Memory").
 const serveMemoryBudget = 160 << 20
+
+// serveBenchmarkMemoryBudget is the RSS `serve --web.enable-benchmark-api`
+// stays within, whatever is posted: a run's requests in flight are at most
+// api.MaxAPIBenchmarkInFlightBytes, which costs about four times that
+// (README.md, "Memory").
+const serveBenchmarkMemoryBudget = 256 << 20
+
+// samplePeakRSS samples the RSS of process pid every 20 ms until the
+// returned function is called, which returns the peak in bytes.
+func samplePeakRSS(pid int) func() int64 {
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if kib, err := vmRSSKiB(pid); err == nil && int64(kib)<<10 > peak.Load() {
+				peak.Store(int64(kib) << 10)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return func() int64 {
+		close(stop)
+		<-sampled
+		return peak.Load()
+	}
+}
+
+// TestBenchmarkAPIUnderAttack posts to the benchmark API of the built
+// `serve` the heaviest runs it accepts, one after another (it runs one at
+// a time), against a real etcd: the largest values with as many clients as
+// the API's in-flight bound allows, values that gRPC sends in 1 MiB
+// buffers, and its most clients. RSS stays within
+// serveBenchmarkMemoryBudget. Before, one POST of 170 clients with 1.5 MB
+// values was accepted and took serve to 1.1 GB.
+func TestBenchmarkAPIUnderAttack(t *testing.T) {
+	c := testetcd.Start(t, localetcd.Options{Members: 1, QuotaBackendBytes: 4 << 30})
+	base, _, cmd := startServeCmd(t, "--etcd.endpoints="+strings.Join(c.Endpoints(), ","), "--web.enable-benchmark-api", "--log.level=error")
+	pid := cmd.Process.Pid
+	waitfor.Until(t, time.Minute, "the monitor sees the cluster healthy", func() bool {
+		var s status.ClusterStatus
+		return json.Unmarshal([]byte(scrape(t, base+"/api/v1/cluster/status")), &s) == nil && s.Healthy
+	})
+	t.Logf("RSS at rest: %d MiB", rssKiB(t, pid)>>10)
+	peakRSS := samplePeakRSS(pid)
+	url := base + "/api/v1/performance/benchmark"
+	for _, tc := range []struct {
+		body   string
+		status int
+	}{
+		{`{"clients":170,"conns":10,"val_size":1572000,"total":1500}`, http.StatusBadRequest},
+		{`{"clients":40,"conns":10,"val_size":1572000,"total":1500}`, http.StatusBadRequest},
+		{`{"clients":21,"conns":10,"val_size":1572000,"total":105,"key_space_size":21}`, http.StatusOK},
+		{`{"clients":32,"conns":10,"val_size":600000,"total":192,"key_space_size":32}`, http.StatusOK},
+		{`{"clients":200,"conns":10,"val_size":31000,"total":2000,"key_space_size":200}`, http.StatusOK},
+	} {
+		code, body, err := postJSON(url, tc.body)
+		if err != nil || code != tc.status {
+			t.Errorf("%s: %d %.300s %v; want %d", tc.body, code, body, err, tc.status)
+		}
+	}
+	peak := peakRSS()
+	t.Logf("RSS: peak %d MiB, after %d MiB; budget %d MiB", peak>>20, rssKiB(t, pid)>>10, serveBenchmarkMemoryBudget>>20)
+	if peak == 0 || peak > serveBenchmarkMemoryBudget {
+		t.Errorf("peak RSS %d MiB, budget %d MiB", peak>>20, serveBenchmarkMemoryBudget>>20)
+	}
+}
 
 // maxAlertBody is one webhook body near the 1 MiB limit whose every alert
 // is as large as the history keeps one: many labels and annotations, long
@@ -98,22 +171,7 @@ func TestServeUnderAttack(t *testing.T) {
 	t.Logf("RSS at rest: %d MiB", rssKiB(t, pid)>>10)
 
 	// RSS is sampled all along; the peak is what counts.
-	var peak atomic.Int64
-	stopSampling := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			if kib, err := vmRSSKiB(pid); err == nil && int64(kib)<<10 > peak.Load() {
-				peak.Store(int64(kib) << 10)
-			}
-			select {
-			case <-stopSampling:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
+	peakRSS := samplePeakRSS(pid)
 
 	client := &http.Client{Timeout: 60 * time.Second}
 	post := func(contentType, auth string, body io.Reader) (int, string) {
@@ -282,10 +340,9 @@ func TestServeUnderAttack(t *testing.T) {
 		t.Error("the status page does not show the alerts")
 	}
 
-	close(stopSampling)
-	<-sampled
-	t.Logf("RSS: peak %d MiB, after %d MiB; budget %d MiB", peak.Load()>>20, rssKiB(t, pid)>>10, serveMemoryBudget>>20)
-	if p := peak.Load(); p == 0 || p > serveMemoryBudget {
+	peak := peakRSS()
+	t.Logf("RSS: peak %d MiB, after %d MiB; budget %d MiB", peak>>20, rssKiB(t, pid)>>10, serveMemoryBudget>>20)
+	if p := peak; p == 0 || p > serveMemoryBudget {
 		t.Errorf("peak RSS %d MiB, budget %d MiB", p>>20, serveMemoryBudget>>20)
 	}
 	if strings.Contains(stderr.String(), token) {

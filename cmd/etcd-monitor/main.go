@@ -50,7 +50,7 @@ func run(args []string) int {
 	args, _ = benchmark.GuideArgs(args)
 	selected, err := app.Parse(args)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "etcd-monitor: %v\n", cli.NameParseError(app, args, err))
+		fmt.Fprintln(os.Stderr, cli.Line(app, cli.ParsedCommand(app, args), cli.NameParseError(app, args, err)))
 		return cli.ExitUsage
 	}
 	logger := promslog.New(logCfg)
@@ -63,7 +63,7 @@ func run(args []string) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "etcd-monitor %s: %v\n", selected, err)
+		fmt.Fprintln(os.Stderr, cli.Line(app, selected, err))
 	}
 	return cli.ExitCode(err)
 }

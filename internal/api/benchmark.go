@@ -23,6 +23,11 @@ const (
 	MaxAPIBenchmarkTotal    = 100_000
 	MaxAPIBenchmarkDuration = time.Minute
 	MaxAPIBenchmarkClients  = 200
+	// MaxAPIBenchmarkInFlightBytes bounds the run's requests in flight
+	// (clients × request size) below the command's: serve holds about four
+	// times it in RSS while the run lasts, on top of its own, and
+	// README's "Memory" states serve's budget with the API on.
+	MaxAPIBenchmarkInFlightBytes = 32 << 20
 )
 
 // decodeBenchmark parses and bounds a request body: benchmark.Config's JSON
@@ -62,6 +67,9 @@ func decodeBenchmark(body []byte) (benchmark.Config, error) {
 		return benchmark.Config{}, BadRequest("duration: at most %s through the API, got %s", MaxAPIBenchmarkDuration, cfg.Duration)
 	case cfg.Clients > MaxAPIBenchmarkClients:
 		return benchmark.Config{}, BadRequest("clients: at most %d through the API, got %d", MaxAPIBenchmarkClients, cfg.Clients)
+	}
+	if err := cfg.CheckInFlight(MaxAPIBenchmarkInFlightBytes); err != nil {
+		return benchmark.Config{}, BadRequest("%v (through the API)", err)
 	}
 	return cfg, nil
 }

@@ -14,7 +14,7 @@ import (
 func FuzzDecodeBenchmark(f *testing.F) {
 	for _, s := range []string{``, `{}`, `{"workload":"mixed","total":600,"clients":8,"conns":2}`, `{"duration":"30s"}`,
 		`{"duration":12.5}`, `{"workload":"read","consistency":"s"}`, `{"total":-1}`, `[]`, `{"colour":1}`, `null`,
-		`{"val_size":1572000}`, `{"key_size":1000000,"val_size":600000}`, `{"clients":200,"val_size":1400000}`, `{"key_space_size":1e12,"key_size":13}`} {
+		`{"val_size":1572000}`, `{"key_size":1000000,"val_size":600000}`, `{"clients":200,"val_size":1400000}`, `{"clients":170,"val_size":1572000,"total":1500}`, `{"clients":33,"val_size":600000}`, `{"key_space_size":1e12,"key_size":13}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -30,7 +30,7 @@ func FuzzDecodeBenchmark(f *testing.F) {
 			t.Fatalf("%q accepted as %+v", body, cfg)
 		}
 		request := int64(len(cfg.KeyPrefix)+9+cfg.KeySize) + int64(cfg.ValSize)
-		if request > benchmark.MaxRequestBytes || int64(cfg.Clients)*request > benchmark.MaxInFlightBytes || cfg.KeySpaceSize > benchmark.MaxKeySpaceSize {
+		if request > benchmark.MaxRequestBytes || cfg.InFlightBytes() > MaxAPIBenchmarkInFlightBytes || int64(cfg.Clients)*request > MaxAPIBenchmarkInFlightBytes || cfg.KeySpaceSize > benchmark.MaxKeySpaceSize {
 			t.Fatalf("%q accepted: requests of %d bytes, %d clients, %d keys", body, request, cfg.Clients, cfg.KeySpaceSize)
 		}
 	})

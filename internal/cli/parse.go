@@ -7,6 +7,35 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 )
 
+// Line is how every error reaches the user: one line, "etcd-monitor
+// serve: --probe.interval: …", whether kingpin found it while parsing or
+// the command while checking its settings, so that scripts and people see
+// one form. command is "" when the command line names none that exists.
+func Line(app *kingpin.Application, command string, err error) string {
+	prefix := app.Name
+	if command != "" {
+		prefix += " " + command
+	}
+	return prefix + ": " + err.Error()
+}
+
+// ParsedCommand is the command args select (the default one when they
+// name none), for a parse error's Line; "" when there is none.
+func ParsedCommand(app *kingpin.Application, args []string) string {
+	pc, err := app.ParseContext(args)
+	if pc != nil && pc.SelectedCommand != nil {
+		return pc.SelectedCommand.FullCommand()
+	}
+	if err == nil || pc != nil {
+		for _, c := range app.Model().Commands {
+			if c.Default {
+				return c.Name
+			}
+		}
+	}
+	return ""
+}
+
 // NameParseError makes kingpin's parse errors name the flag. Kingpin
 // reports a bad value as the value type's own error ("time: invalid duration
 // \"soon\""), which leaves the user guessing which flag it was. The process is

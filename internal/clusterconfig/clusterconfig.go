@@ -24,11 +24,11 @@
 //	    password_file: /run/secrets/etcd-prod-a   # a password is never written in this file
 //	    dial_timeout: 2s             # --etcd.dial-timeout
 //	    request_timeout: 5s          # --etcd.request-timeout
-//	    health_check_interval: 10s   # --health-check-interval
+//	    health_check_interval: 10s   # --health-check-interval; at least 100ms
 //	    quota_backend_bytes: 8GiB    # --etcd.quota-backend-bytes
-//	    hashkv_interval: 0s          # --hashkv.interval; 0s turns the check off
+//	    hashkv_interval: 0s          # --hashkv.interval; 0s turns the check off, else at least 1s
 //	    probe:
-//	      interval: 5s               # --probe.interval; 0s turns probes off
+//	      interval: 5s               # --probe.interval; 0s turns probes off, else at least 100ms
 //	      timeout: 2s                # --probe.timeout; at most interval
 //	      write: true                # --probe.write
 //	      key_prefix: /etcd-monitor/probe/   # --probe.key-prefix
@@ -65,6 +65,23 @@ import (
 const (
 	DefaultName                = "default"
 	DefaultHealthCheckInterval = 10 * time.Second
+)
+
+// Floors of the intervals, from flags and files alike. A check or probe
+// round is a few etcd requests, each with a deadline of at least
+// etcdconn.MinTimeout; rounds more often than every 100 ms only keep the
+// monitor busy (--probe.interval=1ns capped the probe deadline at 1 ns,
+// so every probe failed, and burned a core) and load the members for no
+// better view: Prometheus scrapes every few seconds. Hashing the keyspace
+// costs every member a full read, so more than once a second is a
+// mistake. The fastest profiles (tests, the demo) use 100 ms or more.
+const (
+	MinHealthCheckInterval = 100 * time.Millisecond
+	MinProbeInterval       = 100 * time.Millisecond
+	MinHashKVInterval      = time.Second
+	// MinWatchInterval is the floor of --config.watch-interval: each
+	// poll reads every config file's metadata.
+	MinWatchInterval = 100 * time.Millisecond
 )
 
 // maxFileSize keeps a mistaken --config.file=/dev/zero (or a log file) from
@@ -157,8 +174,14 @@ func Check(c *collector.ClusterConfig) error {
 	if c.HealthCheckInterval <= 0 {
 		return fieldErr("health_check_interval", "must be positive, got %s", c.HealthCheckInterval)
 	}
+	if c.HealthCheckInterval < MinHealthCheckInterval {
+		return fieldErr("health_check_interval", "%s is too short: at least %s", c.HealthCheckInterval, MinHealthCheckInterval)
+	}
 	if c.HashKVInterval < 0 {
 		return fieldErr("hashkv_interval", "must not be negative (0s turns it off), got %s", c.HashKVInterval)
+	}
+	if c.HashKVInterval > 0 && c.HashKVInterval < MinHashKVInterval {
+		return fieldErr("hashkv_interval", "%s is too short: at least %s (0s turns it off)", c.HashKVInterval, MinHashKVInterval)
 	}
 	if c.QuotaBackendBytes <= 0 {
 		return fieldErr("quota_backend_bytes", "must be positive, got %d", c.QuotaBackendBytes)
@@ -166,6 +189,9 @@ func Check(c *collector.ClusterConfig) error {
 	p := c.Probe
 	if p.Interval < 0 {
 		return fieldErr("probe.interval", "must not be negative (0s turns it off), got %s", p.Interval)
+	}
+	if p.Interval > 0 && p.Interval < MinProbeInterval {
+		return fieldErr("probe.interval", "%s is too short: at least %s (0s turns it off)", p.Interval, MinProbeInterval)
 	}
 	if p.Timeout != 0 {
 		if err := etcdconn.CheckTimeout(p.Timeout); err != nil {

@@ -40,6 +40,10 @@ func FuzzParse(f *testing.F) {
 		"clusters:\n  - name: a\n    endpoints: [h:1]\n    quota_backend_bytes: 1.5\n",
 		"x-s: &s 3\nclusters: *s\nclusters: []\n",
 		"x-p: &p {probe: {interval: 1s}}\nclusters:\n  - {<<: [*p, *p], name: a, endpoints: [h:1], probe: {timeout: 2s}}\n",
+		// The interval floors.
+		"clusters:\n  - name: a\n    endpoints: [h:1]\n    probe: {interval: 1ns}\n",
+		"clusters:\n  - name: a\n    endpoints: [h:1]\n    health_check_interval: 99ms\n    hashkv_interval: 999ms\n",
+		"clusters:\n  - name: a\n    endpoints: [h:1]\n    health_check_interval: 100ms\n    hashkv_interval: 1s\n    probe: {interval: 100ms}\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -91,7 +95,9 @@ func FuzzParse(f *testing.F) {
 			}
 			// What the flags refuse, the file refuses too: the one Check.
 			if c.Conn.DialTimeout < etcdconn.MinTimeout || c.Conn.RequestTimeout < etcdconn.MinTimeout ||
-				(c.Probe.Timeout != 0 && c.Probe.Timeout < etcdconn.MinTimeout) || c.Probe.KeyPrefix == "/" {
+				(c.Probe.Timeout != 0 && c.Probe.Timeout < etcdconn.MinTimeout) || c.Probe.KeyPrefix == "/" ||
+				c.HealthCheckInterval < MinHealthCheckInterval || (c.Probe.Interval > 0 && c.Probe.Interval < MinProbeInterval) ||
+				(c.HashKVInterval > 0 && c.HashKVInterval < MinHashKVInterval) {
 				t.Fatalf("%s: value below a floor accepted: %+v conn %+v", c.Name, c, c.Conn)
 			}
 			if err := Check(&c); err != nil {

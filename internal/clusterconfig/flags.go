@@ -116,18 +116,18 @@ func RegisterFlags(cmd etcdconn.FlagRegisterer, o Options) *Flags {
 	}
 	if o.Reload {
 		f.reload = true
-		cmd.Flag("config.watch-interval", "How often the --config.file files are checked for changes, which reloads them; 0 turns it off (SIGHUP and POST /-/reload still reload).").
+		cmd.Flag("config.watch-interval", "How often the --config.file files are checked for changes, which reloads them; at least 100ms, 0 turns it off (SIGHUP and POST /-/reload still reload).").
 			Default("30s").DurationVar(&f.watchInterval)
-		cmd.Flag("shard.count", "Number of monitor replicas splitting the clusters of --config.file between them (each cluster by a hash of its name).").
-			Default("1").IntVar(&f.shard.Count)
-		cmd.Flag("shard.index", "This replica's shard, from 0 to --shard.count-1 (a StatefulSet's ordinal).").
-			Default("0").IntVar(&f.shard.Index)
+		cli.IntVar(cmd.Flag("shard.count", "Number of monitor replicas splitting the clusters of --config.file between them (each cluster by a hash of its name).").
+			Default("1"), &f.shard.Count)
+		cli.IntVar(cmd.Flag("shard.index", "This replica's shard, from 0 to --shard.count-1 (a StatefulSet's ordinal).").
+			Default("0"), &f.shard.Index)
 	}
 	if o.HealthCheckInterval > 0 {
 		f.monitor = true
-		cmd.Flag("health-check-interval", "How often every member is checked.").
+		cmd.Flag("health-check-interval", "How often every member is checked; at least 100ms.").
 			Default(o.HealthCheckInterval.String()).DurationVar(&f.healthCheckInterval)
-		cmd.Flag("probe.interval", "How often each member gets a round of synthetic requests (put, get, serializable get, delete); 0 turns probes off.").
+		cmd.Flag("probe.interval", "How often each member gets a round of synthetic requests (put, get, serializable get, delete); at least 100ms, 0 turns probes off.").
 			Default(collector.DefaultProbeInterval.String()).IsSetByUser(&f.intervalSet).DurationVar(&f.probe.Interval)
 		// The original etcd-monitor guide's name for it.
 		cmd.Flag("metrics-interval", "Alias of --probe.interval.").Hidden().NoEnvar().
@@ -138,7 +138,7 @@ func RegisterFlags(cmd etcdconn.FlagRegisterer, o Options) *Flags {
 			Default("true").BoolVar(&f.probe.Write)
 		cmd.Flag("probe.key-prefix", "Key prefix of the probe keys (one key per monitor host and member, on a short lease).").
 			Default(collector.DefaultProbeKeyPrefix).StringVar(&f.probe.KeyPrefix)
-		cmd.Flag("hashkv.interval", "How often the members' KV hashes are compared; 0 (the default) turns it off, as hashing a large keyspace costs the members CPU.").
+		cmd.Flag("hashkv.interval", "How often the members' KV hashes are compared; at least 1s, 0 (the default) turns it off, as hashing a large keyspace costs the members CPU.").
 			Default("0s").DurationVar(&f.hashKVInterval)
 	}
 	return f
@@ -269,6 +269,9 @@ func (f *Flags) Clusters() (clusters []collector.ClusterConfig, fromFile bool, e
 		}
 		if f.watchInterval < 0 {
 			return nil, false, cli.Usagef("--config.watch-interval: must not be negative (0s turns it off), got %s", f.watchInterval)
+		}
+		if f.watchInterval > 0 && f.watchInterval < MinWatchInterval {
+			return nil, false, cli.Usagef("--config.watch-interval: %s is too short: at least %s (0s turns it off)", f.watchInterval, MinWatchInterval)
 		}
 	}
 	if strings.TrimSpace(f.file) == "" {

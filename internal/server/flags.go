@@ -48,9 +48,10 @@ func registerFlags(cmd *kingpin.CmdClause, o clusterconfig.Options) *Flags {
 	f := &Flags{}
 	f.clusters = clusterconfig.RegisterFlags(cmd, o)
 	f.web = kingpinflag.AddFlags(cmd, DefaultListenAddress)
-	f.apiPort = cmd.Flag("api-port", "The original etcd-monitor guide's flag: sets the port of --web.listen-address.").Hidden().NoEnvar().Int()
+	f.apiPort = new(int)
+	cli.IntVar(cmd.Flag("api-port", "The original etcd-monitor guide's flag: sets the port of --web.listen-address.").Hidden().NoEnvar(), f.apiPort)
 	f.telemetryPath = cmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-	f.benchmarkAPI = cmd.Flag("web.enable-benchmark-api", "Serve POST /api/v1/performance/benchmark, which writes load into the watched cluster (bounded: 100k requests, 1 minute, 200 clients, one run at a time).").Bool()
+	f.benchmarkAPI = cmd.Flag("web.enable-benchmark-api", "Serve POST /api/v1/performance/benchmark, which writes load into the watched cluster (bounded: 100k requests, 1 minute, 200 clients, 32 MiB of requests in flight, one run at a time).").Bool()
 	f.alerts = registerAlertFlags(cmd)
 	f.probeBuckets = registerProbeBucketFlag(cmd)
 	f.maxRounds = registerMaxRoundsFlag(cmd)
@@ -70,9 +71,18 @@ func (f *Flags) WebConfig() (*web.FlagConfig, error) {
 		f.web.WebListenAddresses = &addrs
 	}
 	if f.web.WebSystemdSocket == nil || !*f.web.WebSystemdSocket {
+		seen := map[string]bool{}
 		for _, a := range *f.web.WebListenAddresses {
 			if err := checkListenAddress(a); err != nil {
 				return nil, cli.Usagef("--web.listen-address: %v", err)
+			}
+			// The second listener on an address would fail with "address
+			// already in use" after the checkers started; a port 0 is a
+			// new port each time.
+			if k := listenKey(a); k != "" && seen[k] {
+				return nil, cli.Usagef("--web.listen-address: %q given twice (each address is listened on once)", a)
+			} else if k != "" {
+				seen[k] = true
 			}
 		}
 	}
@@ -115,6 +125,23 @@ func checkListenAddress(addr string) error {
 		return fmt.Errorf("%q: host %q does not resolve", addr, host)
 	}
 	return nil
+}
+
+// listenKey is a checked listen address in one spelling, for finding one
+// given twice; "" for a port 0 (any free port, never a conflict).
+func listenKey(addr string) string {
+	if strings.HasPrefix(addr, "vsock://") {
+		return addr
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(port)
+	if n == 0 {
+		return ""
+	}
+	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil {
+		host = ip.String()
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n))
 }
 
 // oneLine folds a multi-line message (yaml.v3 lists one problem a line)

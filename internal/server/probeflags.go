@@ -8,6 +8,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
+	"github.com/etcd-monitor/etcd-monitor/internal/cli"
 )
 
 // probeBuckets are the classic buckets of etcd_monitor_probe_duration_seconds,
@@ -33,8 +34,11 @@ func registerMaxRoundsFlag(cmd *kingpin.CmdClause) *int {
 type positiveInt int
 
 func (p *positiveInt) Set(s string) error {
-	v, err := strconv.Atoi(s)
-	if err != nil || v < 1 {
+	v, err := cli.ParseInt(s)
+	if err != nil {
+		return err
+	}
+	if v < 1 {
 		return fmt.Errorf("want a whole number of at least 1, got %q", s)
 	}
 	*p = positiveInt(v)

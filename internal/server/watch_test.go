@@ -36,7 +36,7 @@ func TestWatcherReloadsOnlyChangedFiles(t *testing.T) {
 	clusterFile(t, dir, "a", []string{"127.0.0.1:1"}, "1h")
 	app := kingpin.New("etcd-monitor", "")
 	f := registerFlags(app.Command("serve", "").Default(), clusterconfig.Options{FileHelp: "clusters", HealthCheckInterval: time.Hour, Reload: true})
-	if _, err := app.Parse([]string{"serve", "--config.file=" + dir, "--config.watch-interval=10ms"}); err != nil {
+	if _, err := app.Parse([]string{"serve", "--config.file=" + dir, "--config.watch-interval=100ms"}); err != nil {
 		t.Fatal(err)
 	}
 	opts, err := f.serveOptions()
