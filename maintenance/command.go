@@ -43,8 +43,8 @@ func registerDefrag(app *kingpin.Application, out io.Writer) cli.Command {
 	cmd.Flag("force", "Defragment every member whatever it would free.").NoEnvar().BoolVar(&o.Rule.All)
 	cmd.Flag("dry-run", "Print the plan and whether it is safe now; change nothing.").NoEnvar().BoolVar(&o.DryRun)
 	cmd.Flag("compact", "First compact the keyspace to the current revision minus --keep-revisions.").NoEnvar().BoolVar(&o.Compact)
-	cmd.Flag("keep-revisions", "Revisions of history --compact keeps (watchers further behind must re-list).").
-		NoEnvar().Default("0").IsSetByUser(&keepSet).Int64Var(&o.KeepRevisions)
+	cli.Int64Var(cmd.Flag("keep-revisions", "Revisions of history --compact keeps (watchers further behind must re-list).").
+		NoEnvar().Default("0").IsSetByUser(&keepSet), &o.KeepRevisions)
 	cmd.Flag("disarm-nospace", "At the end, disarm NOSPACE alarms of members back under their quota; members holding the alarm are defragmented whatever they would free.").
 		NoEnvar().BoolVar(&o.DisarmNoSpace)
 	cmd.Flag("defrag-timeout", "Deadline of each member's defragmentation and of the compaction.").

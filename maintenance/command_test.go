@@ -40,6 +40,8 @@ func TestCommandsRejectBadInput(t *testing.T) {
 		{defragCmd, []string{"defrag", "--min-free-ratio=-0.1"}, "--min-free-ratio"},
 		{defragCmd, []string{"defrag", "--keep-revisions=10"}, "--keep-revisions"},
 		{defragCmd, []string{"defrag", "--compact", "--keep-revisions=-1"}, "--keep-revisions"},
+		{defragCmd, []string{"defrag", "--compact", "--keep-revisions=1.5"}, "--keep-revisions"},
+		{defragCmd, []string{"defrag", "--compact", "--keep-revisions=1e30"}, "--keep-revisions"},
 		{defragCmd, []string{"defrag", "--defrag-timeout=0s"}, "--defrag-timeout"},
 		{defragCmd, []string{"defrag", "--wait-healthy-timeout=-1s"}, "--wait-healthy-timeout"},
 		{defragCmd, []string{"defrag", "--etcd.quota-backend-bytes=0"}, "--etcd.quota-backend-bytes"},

@@ -222,8 +222,8 @@ func runCommand(t *testing.T, register func(*kingpin.Application, *strings.Build
 	cmd := register(app, &b)
 	selected, err := app.Parse(args)
 	if err != nil {
-		// main prints kingpin's parse errors and exits 2.
-		return "", cli.ExitUsage, err
+		// main prints kingpin's parse errors, naming the flag, and exits 2.
+		return "", cli.ExitUsage, cli.NameParseError(app, args, err)
 	}
 	if selected != cmd.Clause.FullCommand() {
 		t.Fatalf("parsed %q, want %q", selected, cmd.Clause.FullCommand())

@@ -16,45 +16,60 @@ import (
 // in int's range or refused, before any check sees it; main's
 // NameParseError puts the flag's name in front.
 func IntVar(fc *kingpin.FlagClause, dst *int) {
-	fc.SetValue((*intValue)(dst))
+	fc.SetValue(&wholeValue[int]{dst, strconv.IntSize})
 }
 
-type intValue int
+// Int64Var is IntVar for an int64 (etcd revisions, byte counts).
+func Int64Var(fc *kingpin.FlagClause, dst *int64) {
+	fc.SetValue(&wholeValue[int64]{dst, 64})
+}
 
-func (v *intValue) Set(s string) error {
-	n, err := ParseInt(s)
+type wholeValue[T int | int64] struct {
+	dst  *T
+	bits int
+}
+
+func (v *wholeValue[T]) Set(s string) error {
+	n, err := parseWhole(s, v.bits)
 	if err != nil {
 		return err
 	}
-	*v = intValue(n)
+	*v.dst = T(n)
 	return nil
 }
 
-func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
+func (v *wholeValue[T]) String() string { return strconv.FormatInt(int64(*v.dst), 10) }
 
 // ParseInt reads a whole number in int's range: 42, -1, or an exponent
 // form of a whole number such as 1e3 (kingpin accepted those, and a
 // command line that used one keeps working). A fraction is "not an
 // integer", a number beyond int "out of range".
 func ParseInt(s string) (int, error) {
+	n, err := parseWhole(s, strconv.IntSize)
+	return int(n), err
+}
+
+// parseWhole is ParseInt for a signed integer of the given bit size.
+func parseWhole(s string, bits int) (int64, error) {
+	lo, hi := int64(math.MinInt64)>>(64-bits), int64(math.MaxInt64)>>(64-bits)
 	t := strings.TrimSpace(s)
-	n, err := strconv.ParseInt(t, 10, strconv.IntSize)
+	n, err := strconv.ParseInt(t, 10, bits)
 	if err == nil {
-		return int(n), nil
+		return n, nil
 	}
 	if isRangeErr(err) {
-		return 0, fmt.Errorf("%s is out of range (%d to %d)", t, math.MinInt, math.MaxInt)
+		return 0, fmt.Errorf("%s is out of range (%d to %d)", t, lo, hi)
 	}
 	f, ferr := strconv.ParseFloat(t, 64)
 	switch {
 	case ferr != nil && !isRangeErr(ferr), math.IsNaN(f):
 		return 0, fmt.Errorf("%q is not an integer", s)
-	case math.IsInf(f, 0) || f >= math.MaxInt || f < math.MinInt:
-		return 0, fmt.Errorf("%s is out of range (%d to %d)", t, math.MinInt, math.MaxInt)
+	case math.IsInf(f, 0) || f >= float64(hi) || f < float64(lo):
+		return 0, fmt.Errorf("%s is out of range (%d to %d)", t, lo, hi)
 	case f != math.Trunc(f):
 		return 0, fmt.Errorf("%s is not an integer", t)
 	}
-	return int(f), nil
+	return int64(f), nil
 }
 
 func isRangeErr(err error) bool {

@@ -3,6 +3,8 @@ package cli
 import (
 	"strings"
 	"testing"
+
+	"github.com/alecthomas/kingpin/v2"
 )
 
 func TestParseInt(t *testing.T) {
@@ -33,6 +35,22 @@ func TestParseInt(t *testing.T) {
 			t.Errorf("ParseInt(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
 		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 			t.Errorf("ParseInt(%q) = %d, %v; want an error containing %q", tc.in, got, err, tc.err)
+		}
+	}
+}
+
+// Int64Var refuses what does not fit an int64, as IntVar does for int.
+func TestInt64Var(t *testing.T) {
+	app := kingpin.New("t", "")
+	app.Terminate(nil)
+	var n int64
+	Int64Var(app.Flag("n", ""), &n)
+	if _, err := app.Parse([]string{"--n=1e3"}); err != nil || n != 1000 {
+		t.Fatalf("--n=1e3: %d, %v", n, err)
+	}
+	for _, in := range []string{"1.5", "1e30", "9223372036854775808"} {
+		if _, err := app.Parse([]string{"--n=" + in}); err == nil {
+			t.Errorf("--n=%s accepted as %d", in, n)
 		}
 	}
 }

@@ -24,19 +24,20 @@ import (
 // Register registers the `demo` command.
 func Register(app *kingpin.Application) cli.Command {
 	cmd := app.Command("demo", "Start a 3-member etcd cluster in-process and monitor it.")
-	members := cmd.Flag("demo.members", "Voting members of the demo cluster.").Default("3").Int()
+	var members int
+	cli.IntVar(cmd.Flag("demo.members", "Voting members of the demo cluster.").Default("3"), &members)
 	dataDir := cmd.Flag("demo.data-dir", "Where the demo members keep their data (default: a temporary directory, removed on exit).").String()
 	flags := server.RegisterFlags(cmd, 5*time.Second)
 	return cli.Command{Clause: cmd, Run: func(ctx context.Context, logger *slog.Logger) error {
-		if *members < 1 || *members > 9 {
-			return cli.Usagef("--demo.members: want 1 to 9, got %d", *members)
+		if members < 1 || members > 9 {
+			return cli.Usagef("--demo.members: want 1 to 9, got %d", members)
 		}
 		webCfg, err := flags.WebConfig()
 		if err != nil {
 			return err
 		}
-		logger.Info("starting demo etcd cluster", "members", *members)
-		cl, err := localetcd.Start(ctx, localetcd.Options{Members: *members, Dir: *dataDir, Token: "etcd-monitor-demo"})
+		logger.Info("starting demo etcd cluster", "members", members)
+		cl, err := localetcd.Start(ctx, localetcd.Options{Members: members, Dir: *dataDir, Token: "etcd-monitor-demo"})
 		if err != nil {
 			return fmt.Errorf("starting demo cluster: %w", err)
 		}
