@@ -208,7 +208,7 @@ func (c *memberConn) recover(err error) {
 	} else {
 		c.timeouts = 0
 	}
-	broken := ready && (code == codes.Internal || code == codes.ResourceExhausted || code == codes.Unknown || c.timeouts >= brokenAfter)
+	broken := ready && (brokenStream(code) || c.timeouts >= brokenAfter)
 	if broken {
 		c.cc = nil // the next call dials afresh
 		c.timeouts = 0
@@ -220,6 +220,22 @@ func (c *memberConn) recover(err error) {
 	case cc != nil && cc.GetState() == connectivity.TransientFailure:
 		cc.ResetConnectBackoff()
 	}
+}
+
+// brokenStream tells whether a Status call that failed with code on a
+// ready connection says the connection itself is broken. Status takes no
+// arguments and every etcd serves it, so an etcd that answers it with
+// InvalidArgument ("invalid gRPC request content-type") or Unimplemented
+// read a request whose headers came out garbled: bytes lost mid-stream
+// leave HPACK's header tables out of step for the connection's life. The
+// rest are framing and decoding failures (Internal, Unknown) and frames
+// over the limits (ResourceExhausted).
+func brokenStream(code codes.Code) bool {
+	switch code {
+	case codes.Internal, codes.ResourceExhausted, codes.Unknown, codes.InvalidArgument, codes.Unimplemented:
+		return true
+	}
+	return false
 }
 
 // tokenCreds attaches the connection's current token to every call.
