@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -69,8 +70,11 @@ type etcdCluster struct {
 // startEtcd starts k clusters of 3 members of the etcd binary under dir, all
 // at once (the members of a cluster wait for each other), and waits until
 // every member serves a linearizable read. With ft, members serve their
-// client and peer URLs over mutual TLS.
-func startEtcd(ctx context.Context, p *procs, bin, dir string, k int, ft *fleetTLS) ([]etcdCluster, error) {
+// client and peer URLs over mutual TLS. A nonzero nice starts them through
+// nice(1), so every thread of theirs has that niceness from the start
+// (niceness is per thread on Linux: setting it on a running process's
+// pid would reach its first thread only).
+func startEtcd(ctx context.Context, p *procs, bin string, nice int, dir string, k int, ft *fleetTLS) ([]etcdCluster, error) {
 	ports, err := freePorts(k * 3 * 2)
 	if err != nil {
 		return nil, err
@@ -97,7 +101,12 @@ func startEtcd(ctx context.Context, p *procs, bin, dir string, k int, ft *fleetT
 				// clusters compact it, so these do too.
 				"--auto-compaction-mode", "periodic", "--auto-compaction-retention", "5m",
 				"--logger", "zap", "--log-level", "error"}
-			cmd, err := p.start(filepath.Join(dir, name+".log"), bin, append(args, ft.etcdArgs()...)...)
+			args = append(args, ft.etcdArgs()...)
+			exe := bin
+			if nice != 0 {
+				exe, args = "nice", append([]string{"-n", strconv.Itoa(nice), bin}, args...)
+			}
+			cmd, err := p.start(filepath.Join(dir, name+".log"), exe, args...)
 			if err != nil {
 				return nil, err
 			}

@@ -30,6 +30,7 @@ import (
 
 type options struct {
 	clusters, etcdClusters, scrapes      int
+	etcdNice                             int
 	etcdBin, monitorBin, dir, jsonFile   string
 	scrapeFormat                         string
 	settle, window, scrapeGap, refPeriod time.Duration
@@ -69,6 +70,7 @@ func parseFlags(args []string) (options, error) {
 		etcdBin = "/usr/bin/etcd"
 	}
 	fs.StringVar(&o.etcdBin, "etcd-bin", etcdBin, "etcd binary (default $ETCD_BIN, else /usr/bin/etcd)")
+	fs.IntVar(&o.etcdNice, "etcd-nice", 0, "run the etcd members at this niceness (1-19: the monitor and the reference client get the CPU first, as if etcd ran on machines of its own; 0 leaves them equal)")
 	fs.StringVar(&o.monitorBin, "monitor-bin", "", "etcd-monitor binary; empty builds ./cmd/etcd-monitor of this module")
 	dir := os.TempDir()
 	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
@@ -96,6 +98,8 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-etcd-clusters: must be at least 1, got %d", o.etcdClusters)
 	case o.scrapes < 1:
 		return o, fmt.Errorf("-scrapes: must be at least 1, got %d", o.scrapes)
+	case o.etcdNice < 0 || o.etcdNice > 19:
+		return o, fmt.Errorf("-etcd-nice: must be 0 to 19, got %d", o.etcdNice)
 	case o.window <= 0 || o.refPeriod <= 0:
 		return o, errors.New("-window, -reference-interval: must be positive")
 	case o.settle < 0 || o.scrapeGap < 0 || o.timeout < 0:
@@ -139,7 +143,7 @@ func run(ctx context.Context, o options) (err error) {
 	defer p.stopAll() // before the directory goes: deferred calls run last first
 
 	logf("starting %d etcd clusters of 3 members (%s)", o.etcdClusters, o.etcdBin)
-	clusters, err := startEtcd(ctx, p, o.etcdBin, work, o.etcdClusters, ft)
+	clusters, err := startEtcd(ctx, p, o.etcdBin, o.etcdNice, work, o.etcdClusters, ft)
 	if err != nil {
 		return err
 	}
@@ -191,7 +195,7 @@ func run(ctx context.Context, o options) (err error) {
 	}
 
 	r := &report{Clusters: o.clusters, EtcdClusters: o.etcdClusters, EtcdMembers: 3 * o.etcdClusters, TLS: o.tls,
-		MonitorArgs: args, EtcdBinary: o.etcdBin, SettleSeconds: num(o.settle.Seconds()), WindowSeconds: num(o.window.Seconds())}
+		MonitorArgs: args, EtcdBinary: o.etcdBin, EtcdNice: o.etcdNice, SettleSeconds: num(o.settle.Seconds()), WindowSeconds: num(o.window.Seconds())}
 	r.RSSSettledMiB = num(median(settled))
 
 	logf("measuring for %s", o.window)

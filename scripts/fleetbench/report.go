@@ -34,6 +34,7 @@ type report struct {
 	EtcdMembers   int      `json:"etcd_members"`
 	TLS           bool     `json:"tls,omitempty"` // -tls; left out without it, as in summaries from before the flag
 	EtcdBinary    string   `json:"etcd_binary"`
+	EtcdNice      int      `json:"etcd_nice,omitempty"`
 	MonitorArgs   []string `json:"monitor_args"`
 	SettleSeconds num      `json:"settle_seconds"`
 	WindowSeconds num      `json:"window_seconds"`
@@ -216,6 +217,9 @@ func (r *report) print(w io.Writer) {
 	transport := ""
 	if r.TLS {
 		transport = ", mutual TLS"
+	}
+	if r.EtcdNice != 0 {
+		transport += fmt.Sprintf(", etcd at nice %d", r.EtcdNice)
 	}
 	fmt.Fprintf(t, "fleet\t%d config entries over %d etcd clusters (%d member processes%s), settle %s, window %s, load %s\n",
 		r.Clusters, r.EtcdClusters, r.EtcdMembers, transport, time.Duration(r.SettleSeconds*1e9), time.Duration(r.WindowSeconds*1e9), r.LoadAverage)
