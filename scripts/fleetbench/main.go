@@ -204,6 +204,12 @@ func run(ctx context.Context, o options) (err error) {
 		return fmt.Errorf("%w\n%s", err, tail(monitorLog, 2048))
 	}
 	logStart := fileSize(monitorLog)
+	select {
+	case err := <-refDone: // the reference must be running through the window
+		refDone <- err
+		return fmt.Errorf("the reference client ended before the window: %v", err)
+	default:
+	}
 	ref.window(true)
 	cpu0, _ := cpuSeconds(pid)
 	etcd0, _ := cpuSecondsAll(etcdPIDs)

@@ -58,11 +58,17 @@ func (r *reference) run(ctx context.Context, endpoints []string, tc *tls.Config,
 		clis = append(clis, c)
 		// Like the probe's key, the reference's carries a lease; one that
 		// outlives the run, so granting it is not part of any sample.
-		gctx, cancel := context.WithTimeout(ctx, timeout)
-		l, err := c.Grant(gctx, int64((24 * time.Hour).Seconds()))
-		cancel()
-		if err != nil {
-			return fmt.Errorf("reference lease through %s: %w", ep, err)
+		// Tried again until it is had: members busy with the monitor's
+		// start (a thousand clusters connecting at once) can take longer
+		// than one timeout.
+		var l *clientv3.LeaseGrantResponse
+		for l == nil {
+			gctx, cancel := context.WithTimeout(ctx, timeout)
+			l, err = c.Grant(gctx, int64((24 * time.Hour).Seconds()))
+			cancel()
+			if err != nil && ctx.Err() != nil {
+				return fmt.Errorf("reference lease through %s: %w", ep, err)
+			}
 		}
 		leases = append(leases, l.ID)
 	}
