@@ -15,11 +15,16 @@ const (
 )
 
 // DefaultMaxInFlightRounds bounds the rounds (a cluster's check round, one
-// member's probe round) a monitor runs at once. A round normally takes a few
-// milliseconds, so a thousand clusters of three members at the default
-// intervals keep about ten in flight; the rest of the room is for rounds
-// that wait on hung members until their timeout.
-const DefaultMaxInFlightRounds = 256
+// member's probe round) a monitor runs at once. The bound has to hold the
+// rounds a fleet keeps in flight while etcd is slow, not only while it is
+// fast: a probe round is four requests one after another, so at 100 ms a
+// request (etcd short of CPU) each of a thousand clusters' 3,000 members is
+// in a round 8% of the time, about 250 rounds at once. With 256 such a fleet
+// queued for slots and most of its rounds started late (measured: 75%),
+// which the monitor reports as its own lateness; 1024 leaves room for four
+// times that, or for rounds waiting on hung members until their timeout,
+// at a few tens of KiB each (a goroutine and a request).
+const DefaultMaxInFlightRounds = 1024
 
 // phase is a stable offset in [0, interval) for key (a cluster's name, or
 // its name and a member's). Rounds run on the grid epoch + phase + k *
