@@ -249,3 +249,25 @@ func TestGuideBenchmarkNamesFlagsAsTyped(t *testing.T) {
 		}
 	}
 }
+
+// TestParseErrorsNameTheCommand: a parse error names the command the
+// line selected, and a first word that is no command is not blamed on
+// serve (the default command): "etcd-monitor chekc" said "etcd-monitor
+// serve: unexpected chekc".
+func TestParseErrorsNameTheCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"chekc"}, "etcd-monitor: unexpected chekc\n"},
+		{[]string{"--web.listen-address=127.0.0.1:0", "chekc"}, "etcd-monitor: unexpected chekc\n"},
+		{[]string{"serve", "extra"}, "etcd-monitor serve: unexpected extra\n"},
+		{[]string{"check", "extra"}, "etcd-monitor check: unexpected extra\n"},
+		{[]string{"--probe.interval=soon"}, "etcd-monitor serve: --probe.interval: time: invalid duration \"soon\"\n"},
+	} {
+		_, stderr, code := runCmd(t, nil, tc.args...)
+		if code != 2 || stderr != tc.want {
+			t.Errorf("%v: exit %d, stderr %q; want 2, %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -20,11 +21,17 @@ func Line(app *kingpin.Application, command string, err error) string {
 }
 
 // ParsedCommand is the command args select (the default one when they
-// name none), for a parse error's Line; "" when there is none.
+// name none), for a parse error's Line; "" when there is none, or when the
+// default command was only chosen because the first word named no command
+// ("etcd-monitor chekc" is a mistyped command, not serve's error).
 func ParsedCommand(app *kingpin.Application, args []string) string {
 	pc, err := app.ParseContext(args)
 	if pc != nil && pc.SelectedCommand != nil {
-		return pc.SelectedCommand.FullCommand()
+		name := pc.SelectedCommand.FullCommand()
+		if err != nil && strings.HasPrefix(err.Error(), "unexpected ") && !slices.Contains(args, strings.Fields(name)[0]) {
+			return ""
+		}
+		return name
 	}
 	if err == nil || pc != nil {
 		for _, c := range app.Model().Commands {
