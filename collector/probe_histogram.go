@@ -10,7 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/exposition"
 )
 
 // Why probe_duration_seconds has a histogram of its own: client_golang's
@@ -106,6 +107,27 @@ func (v *probeHistogramVec) Collect(ch chan<- prometheus.Metric) {
 	for _, h := range hs {
 		ch <- h
 	}
+}
+
+// appendMetrics appends the series, sorted by label values, built in a.
+func (v *probeHistogramVec) appendMetrics(ms []*dto.Metric, a *exposition.Arena) []*dto.Metric {
+	v.mu.Lock()
+	keys := make([]string, 0, len(v.children))
+	for k := range v.children {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	hs := make([]*probeHistogram, len(keys))
+	for i, k := range keys {
+		hs[i] = v.children[k]
+	}
+	v.mu.Unlock()
+	for _, h := range hs {
+		m := a.Metric()
+		h.write(m, a)
+		ms = append(ms, m)
+	}
+	return ms
 }
 
 // probeHistogram is one series: classic buckets and a native histogram
@@ -227,49 +249,78 @@ func nativeIndex(v float64, s int32) int {
 // Desc implements prometheus.Metric.
 func (h *probeHistogram) Desc() *prometheus.Desc { return h.vec.desc }
 
-// Write implements prometheus.Metric: classic buckets cumulative, native
-// buckets as spans and deltas, small gaps (one or two empty buckets) kept
-// inside a span as client_golang does.
+// Write implements prometheus.Metric.
 func (h *probeHistogram) Write(out *dto.Metric) error {
+	h.write(out, exposition.NewKeepingArena())
+	return nil
+}
+
+// write fills out from a: classic buckets cumulative, native buckets as
+// spans and deltas, small gaps (one or two empty buckets) kept inside a
+// span as client_golang does.
+func (h *probeHistogram) write(out *dto.Metric, a *exposition.Arena) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	hist := &dto.Histogram{
-		SampleCount:      proto.Uint64(h.count),
-		SampleSum:        proto.Float64(h.sum),
-		CreatedTimestamp: timestamppb.New(h.created),
-		Schema:           proto.Int32(h.schema),
-		ZeroThreshold:    proto.Float64(nativeZeroThreshold),
-		ZeroCount:        proto.Uint64(h.zero),
-	}
+	hist := a.Histogram()
+	hist.SampleCount, hist.SampleSum = a.Uint(h.count), a.Float(h.sum)
+	hist.CreatedTimestamp = a.Timestamp(h.created.Unix(), int32(h.created.Nanosecond()))
+	hist.Schema, hist.ZeroThreshold, hist.ZeroCount = a.Int32(h.schema), a.Float(nativeZeroThreshold), a.Uint(h.zero)
 	if len(h.classic) > 0 {
-		hist.Bucket = make([]*dto.Bucket, len(h.classic))
+		hist.Bucket = a.Buckets(len(h.classic))
 		var cum uint64
 		for i, n := range h.classic {
 			cum += n
-			hist.Bucket[i] = &dto.Bucket{CumulativeCount: proto.Uint64(cum), UpperBound: proto.Float64(h.vec.bounds[i])}
+			*hist.Bucket[i].CumulativeCount, *hist.Bucket[i].UpperBound = cum, h.vec.bounds[i]
 		}
 	}
-	var prev uint64
-	next := 0 // the index after the last one written
+	// Two passes over the buckets: the first counts the spans and deltas,
+	// so that the second writes them into slices of the right length.
+	var nspans, ndeltas int
+	h.eachNative(func(gap int, _ uint64, newSpan bool) {
+		if newSpan {
+			nspans++
+		} else {
+			ndeltas += gap
+		}
+		ndeltas++
+	})
+	if nspans > 0 {
+		hist.PositiveSpan, hist.PositiveDelta = a.Spans(nspans), a.Deltas(ndeltas)[:0]
+		var prev uint64
+		s := -1
+		h.eachNative(func(gap int, n uint64, newSpan bool) {
+			if newSpan {
+				s++
+				hist.PositiveSpan[s] = a.Span(int32(gap), 0)
+			} else {
+				for range gap {
+					*hist.PositiveSpan[s].Length++
+					hist.PositiveDelta = append(hist.PositiveDelta, -int64(prev))
+					prev = 0
+				}
+			}
+			*hist.PositiveSpan[s].Length++
+			hist.PositiveDelta = append(hist.PositiveDelta, int64(n)-int64(prev))
+			prev = n
+		})
+	}
+	out.Label = h.labels
+	out.Histogram = hist
+}
+
+// eachNative calls fn for every used native bucket in order with its count,
+// the number of empty buckets since the previous used one (from the span
+// start for the first), and whether it starts a span: the first does, and
+// so does one after more than two empty buckets.
+func (h *probeHistogram) eachNative(fn func(gap int, n uint64, newSpan bool)) {
+	next, first := 0, true // the index after the last one written
 	for j, n := range h.native {
 		if n == 0 {
 			continue
 		}
 		i := h.first + j
-		if gap := i - next; len(hist.PositiveSpan) == 0 || gap > 2 {
-			hist.PositiveSpan = append(hist.PositiveSpan, &dto.BucketSpan{Offset: proto.Int32(int32(gap)), Length: proto.Uint32(0)})
-		} else {
-			for range gap {
-				*hist.PositiveSpan[len(hist.PositiveSpan)-1].Length++
-				hist.PositiveDelta = append(hist.PositiveDelta, -int64(prev))
-				prev = 0
-			}
-		}
-		*hist.PositiveSpan[len(hist.PositiveSpan)-1].Length++
-		hist.PositiveDelta = append(hist.PositiveDelta, int64(n)-int64(prev))
-		prev, next = n, i+1
+		gap := i - next
+		fn(gap, n, first || gap > 2)
+		first, next = false, i+1
 	}
-	out.Label = h.labels
-	out.Histogram = hist
-	return nil
 }

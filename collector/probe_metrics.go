@@ -3,11 +3,15 @@ package collector
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/etcd-monitor/etcd-monitor/internal/exposition"
 )
 
 // Probe operations, the `operation` label.
@@ -70,6 +74,12 @@ func WithProbeBuckets(b []float64) ProbeMetricsOption {
 	return func(o *prometheus.HistogramOpts) { o.Buckets = b }
 }
 
+const (
+	probeDurationHelp = "Latency of successful synthetic probe requests, from when the request is sent, as a client of this member sees it."
+	probeFailuresHelp = "Failed synthetic probe requests by operation and reason (timeout, unavailable, permission_denied, no_space, ...)."
+	probeSuccessHelp  = "1 if every request of the last probe round on this member succeeded."
+)
+
 // ProbeMetrics are the probers' metrics, shared by every cluster of a
 // monitor. Unlike the snapshot metrics they accumulate between scrapes.
 type ProbeMetrics struct {
@@ -83,7 +93,7 @@ func NewProbeMetrics(opts ...ProbeMetricsOption) *ProbeMetrics {
 	ho := prometheus.HistogramOpts{
 		Namespace: namespace,
 		Name:      "probe_duration_seconds",
-		Help:      "Latency of successful synthetic probe requests, from when the request is sent, as a client of this member sees it.",
+		Help:      probeDurationHelp,
 		Buckets:   DefaultProbeBuckets,
 		// A native histogram as well: finer percentiles where the
 		// Prometheus server scrapes them, classic buckets elsewhere.
@@ -102,12 +112,12 @@ func NewProbeMetrics(opts ...ProbeMetricsOption) *ProbeMetrics {
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "probe_failures_total",
-			Help:      "Failed synthetic probe requests by operation and reason (timeout, unavailable, permission_denied, no_space, ...).",
+			Help:      probeFailuresHelp,
 		}, append(append([]string(nil), memberLabels...), "operation", "reason")),
 		success: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace,
 			Name:      "probe_success",
-			Help:      "1 if every request of the last probe round on this member succeeded.",
+			Help:      probeSuccessHelp,
 		}, memberLabels),
 	}
 }
@@ -124,6 +134,63 @@ func (p *ProbeMetrics) Collect(ch chan<- prometheus.Metric) {
 	p.duration.Collect(ch)
 	p.failures.Collect(ch)
 	p.success.Collect(ch)
+}
+
+// writeProbeFamilies writes the probe families of every cluster, sorted by
+// name, each built in a and handed to emit with ms (reused) holding its
+// series.
+func writeProbeFamilies(probes []*ProbeMetrics, a *exposition.Arena, ms []*dto.Metric,
+	emit func(name, help string, typ dto.MetricType, ms []*dto.Metric) error) error {
+	for _, p := range probes {
+		ms = p.duration.appendMetrics(ms, a)
+	}
+	if err := emit(namespace+"_probe_duration_seconds", probeDurationHelp, dto.MetricType_HISTOGRAM, ms); err != nil {
+		return err
+	}
+	ms = ms[:0]
+	for _, p := range probes {
+		ms = appendCollected(ms, a, p.failures)
+	}
+	if err := emit(namespace+"_probe_failures_total", probeFailuresHelp, dto.MetricType_COUNTER, ms); err != nil {
+		return err
+	}
+	ms = ms[:0]
+	for _, p := range probes {
+		ms = appendCollected(ms, a, p.success)
+	}
+	return emit(namespace+"_probe_success", probeSuccessHelp, dto.MetricType_GAUGE, ms)
+}
+
+// appendCollected appends what c collects, written into messages of a (the
+// values client_golang allocates itself). Collect runs in a goroutine of its
+// own, as a registry runs it, and is always drained.
+func appendCollected(ms []*dto.Metric, a *exposition.Arena, c prometheus.Collector) []*dto.Metric {
+	ch := make(chan prometheus.Metric, 64)
+	go func() {
+		c.Collect(ch)
+		close(ch)
+	}()
+	start := len(ms)
+	for m := range ch {
+		out := a.Metric()
+		if m.Write(out) == nil {
+			ms = append(ms, out)
+		}
+	}
+	// A vector collects in map order; a scrape is sorted, as a registry
+	// sorts it, so that two scrapes of the same values are the same.
+	slices.SortFunc(ms[start:], compareLabels)
+	return ms
+}
+
+// compareLabels orders series by their label values (same label names).
+func compareLabels(x, y *dto.Metric) int {
+	for i := range min(len(x.Label), len(y.Label)) {
+		if c := strings.Compare(x.Label[i].GetValue(), y.Label[i].GetValue()); c != 0 {
+			return c
+		}
+	}
+	return len(x.Label) - len(y.Label)
 }
 
 // forget drops the series of a member that left the cluster.

@@ -7,20 +7,25 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/etcd-monitor/etcd-monitor/internal/exposition"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/cputime"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/golden"
 )
 
 // This file measures and pins what a /metrics scrape of a fleet costs and
-// shows: the monitor's registry (the cluster collector, checked, and one
-// ProbeMetrics per cluster behind an unchecked collector, as
-// internal/server registers them) over hand-built snapshots, no etcd needed.
+// shows: the fleet's families as internal/server writes them (FamilyWriter
+// and the exposition encoders) over hand-built snapshots, no etcd needed,
+// and that they are what a registry of the same collectors would gather.
 
 // fixedSnapshots is a SnapshotSource over snapshots built by the test.
 type fixedSnapshots []*Snapshot
@@ -135,18 +140,28 @@ func fleetProbeMetrics(s *Snapshot, r *rand.Rand, opts ...ProbeMetricsOption) *P
 	return pm
 }
 
-// fleetRegistry registers a hand-built fleet of n clusters in reg as the
-// monitor does, with the classic probe buckets of --probe.buckets=fleet.
-func fleetRegistry(reg *prometheus.Registry, n int) *prometheus.Registry {
+// testFleet is a hand-built fleet: its snapshots and probe metrics.
+type testFleet struct {
+	snaps  fixedSnapshots
+	probes fleetProbes
+}
+
+// newTestFleet builds n clusters with the classic probe buckets of
+// --probe.buckets=fleet.
+func newTestFleet(n int) *testFleet {
 	r := rand.New(rand.NewPCG(1, 2)) // fixed: the same latencies every run
-	var snaps fixedSnapshots
-	var probes fleetProbes
+	f := &testFleet{}
 	for i := range n {
 		s := fleetSnapshot(i)
-		snaps = append(snaps, s)
-		probes = append(probes, fleetProbeMetrics(s, r, WithProbeBuckets(FleetProbeBuckets)))
+		f.snaps = append(f.snaps, s)
+		f.probes = append(f.probes, fleetProbeMetrics(s, r, WithProbeBuckets(FleetProbeBuckets)))
 	}
-	reg.MustRegister(NewClusterCollector(snaps), probes)
+	return f
+}
+
+// registry registers the fleet's collectors in reg.
+func (f *testFleet) registry(reg *prometheus.Registry) *prometheus.Registry {
+	reg.MustRegister(NewClusterCollector(f.snaps), f.probes)
 	return reg
 }
 
@@ -161,29 +176,36 @@ var scrapeFormats = []struct {
 	{"protobuf", "scrape.pb", expfmt.NewFormat(expfmt.TypeProtoDelim)},
 }
 
-// scrape gathers g and encodes it in format f into w, as promhttp does.
-// With stripCreated, the created timestamps of counters and histograms
-// (when the test made them, the only values that depend on the clock) are
-// dropped before encoding.
-func scrape(tb testing.TB, g prometheus.Gatherer, f expfmt.Format, w io.Writer, stripCreated bool) {
+// encodeScrape writes the fleet in format f into w as internal/server's
+// handler does. With stripCreated, the created timestamps of counters and
+// histograms (when the test made them, the only values that depend on the
+// clock) are dropped before encoding.
+func (f *testFleet) encodeScrape(tb testing.TB, fw *FamilyWriter, format expfmt.Format, w io.Writer, stripCreated bool) {
+	enc := exposition.NewEncoder(w, format)
+	err := fw.Write(f.snaps, f.probes, func(mf *dto.MetricFamily) error {
+		if stripCreated {
+			stripCreatedTimestamps(mf)
+		}
+		return enc.Encode(mf)
+	})
+	if err == nil {
+		err = enc.Close()
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// registryScrape gathers g and encodes it in format f into w, as promhttp
+// does.
+func registryScrape(tb testing.TB, g prometheus.Gatherer, f expfmt.Format, w io.Writer) {
 	mfs, err := g.Gather()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	enc := expfmt.NewEncoder(w, f)
 	for _, mf := range mfs {
-		if stripCreated {
-			for _, m := range mf.Metric {
-				// Only where set: a collector may hand out the same
-				// message to every scrape.
-				if m.Counter.GetCreatedTimestamp() != nil {
-					m.Counter.CreatedTimestamp = nil
-				}
-				if m.Histogram.GetCreatedTimestamp() != nil {
-					m.Histogram.CreatedTimestamp = nil
-				}
-			}
-		}
+		stripCreatedTimestamps(mf)
 		if err := enc.Encode(mf); err != nil {
 			tb.Fatal(err)
 		}
@@ -195,36 +217,130 @@ func scrape(tb testing.TB, g prometheus.Gatherer, f expfmt.Format, w io.Writer, 
 	}
 }
 
+func stripCreatedTimestamps(mf *dto.MetricFamily) {
+	for _, m := range mf.Metric {
+		// Only where set: a collector may hand out the same message to
+		// every scrape.
+		if m.Counter.GetCreatedTimestamp() != nil {
+			m.Counter.CreatedTimestamp = nil
+		}
+		if m.Histogram.GetCreatedTimestamp() != nil {
+			m.Histogram.CreatedTimestamp = nil
+		}
+	}
+}
+
 // TestScrapeExposition pins the scrape of a healthy and a degraded cluster
 // in every format, byte for byte: the collectors may be made cheaper, but
 // no series, label or value may change (testdata/scrape.*; the protobuf
 // file holds the native histograms, which the text formats do not show).
 func TestScrapeExposition(t *testing.T) {
-	// Pedantic: every series must also match its descriptor.
-	reg := fleetRegistry(prometheus.NewPedanticRegistry(), 2)
+	f := newTestFleet(2)
+	var fw FamilyWriter // one writer for every scrape, as a pooled one is reused
 	want := map[string][]byte{}
-	for _, f := range scrapeFormats {
+	for _, sf := range scrapeFormats {
 		var buf bytes.Buffer
-		scrape(t, reg, f.format, &buf, true)
-		want[f.file] = buf.Bytes()
+		f.encodeScrape(t, &fw, sf.format, &buf, true)
+		want[sf.file] = buf.Bytes()
 		// A second scrape shows the same: nothing is consumed or
-		// accumulated by scraping.
+		// accumulated by scraping, and the reused arenas hold nothing over.
 		var again bytes.Buffer
-		scrape(t, reg, f.format, &again, true)
+		f.encodeScrape(t, &fw, sf.format, &again, true)
 		if !bytes.Equal(buf.Bytes(), again.Bytes()) {
-			t.Errorf("%s: a second scrape differs at line %d", f.name, golden.FirstDiffLine(buf.Bytes(), again.Bytes()))
+			t.Errorf("%s: a second scrape differs at line %d", sf.name, golden.FirstDiffLine(buf.Bytes(), again.Bytes()))
 		}
 	}
 	golden.Files(t, "testdata", want, "", "go test ./collector -run TestScrapeExposition -update")
 }
 
-// BenchmarkScrape gathers and encodes the scrape of 1,000 clusters of 3
-// members (docs/performance.md, "Scraping a fleet").
+// TestFamilyWriterMatchesRegistry: what /metrics writes without a registry
+// is what a pedantic registry of the same collectors gathers (every series
+// checked against its descriptor), in every format, up to the order of the
+// series within a family (the registry sorts them by label values, the
+// writer keeps the configuration's order). 60 clusters: three degraded.
+func TestFamilyWriterMatchesRegistry(t *testing.T) {
+	f := newTestFleet(60)
+	reg := f.registry(prometheus.NewPedanticRegistry())
+	var fw FamilyWriter
+	for _, sf := range scrapeFormats {
+		var ours, theirs bytes.Buffer
+		f.encodeScrape(t, &fw, sf.format, &ours, true)
+		registryScrape(t, reg, sf.format, &theirs)
+		if sf.name == "protobuf" {
+			a, b := decodeSorted(t, ours.Bytes()), decodeSorted(t, theirs.Bytes())
+			if len(a) != len(b) {
+				t.Fatalf("protobuf: %d families, the registry's %d", len(a), len(b))
+			}
+			for i := range a {
+				if !proto.Equal(a[i], b[i]) {
+					t.Errorf("protobuf: family %s differs from the registry's", a[i].GetName())
+				}
+			}
+			continue
+		}
+		a, b := sortedLines(ours.String()), sortedLines(theirs.String())
+		if !slices.Equal(a, b) {
+			for _, l := range a {
+				if !slices.Contains(b, l) {
+					t.Errorf("%s: only written without the registry: %q", sf.name, l)
+					break
+				}
+			}
+			for _, l := range b {
+				if !slices.Contains(a, l) {
+					t.Errorf("%s: only gathered by the registry: %q", sf.name, l)
+					break
+				}
+			}
+			t.Errorf("%s: %d lines, the registry's %d", sf.name, len(a), len(b))
+		}
+	}
+}
+
+func sortedLines(s string) []string {
+	lines := strings.Split(s, "\n")
+	slices.Sort(lines)
+	return lines
+}
+
+// decodeSorted reads a delimited protobuf scrape, families sorted by name
+// and each family's series by label values.
+func decodeSorted(t *testing.T, b []byte) []*dto.MetricFamily {
+	t.Helper()
+	var out []*dto.MetricFamily
+	dec := expfmt.NewDecoder(bytes.NewReader(b), expfmt.NewFormat(expfmt.TypeProtoDelim))
+	for {
+		mf := &dto.MetricFamily{}
+		if err := dec.Decode(mf); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(mf.Metric, func(x, y *dto.Metric) int {
+			return strings.Compare(fmt.Sprint(x.Label), fmt.Sprint(y.Label))
+		})
+		out = append(out, mf)
+	}
+	slices.SortFunc(out, func(x, y *dto.MetricFamily) int { return strings.Compare(x.GetName(), y.GetName()) })
+	return out
+}
+
+// BenchmarkScrape writes the scrape of 1,000 clusters of 3 members as
+// /metrics does (docs/performance.md, "Scraping a fleet"); the registry-*
+// runs gather the same collectors through a registry and encode them as
+// promhttp does, which is what /metrics did until 27 Nov 2026.
 func BenchmarkScrape(b *testing.B) {
-	reg := fleetRegistry(prometheus.NewRegistry(), 1000) // as internal/server's
-	for _, f := range scrapeFormats {
-		b.Run(f.name, func(b *testing.B) {
-			benchScrapes(b, func(buf *bytes.Buffer) { scrape(b, reg, f.format, buf, false) })
+	f := newTestFleet(1000)
+	var fw FamilyWriter
+	for _, sf := range scrapeFormats {
+		b.Run(sf.name, func(b *testing.B) {
+			benchScrapes(b, func(buf *bytes.Buffer) { f.encodeScrape(b, &fw, sf.format, buf, false) })
+		})
+	}
+	reg := f.registry(prometheus.NewRegistry())
+	for _, sf := range scrapeFormats {
+		b.Run("registry-"+sf.name, func(b *testing.B) {
+			benchScrapes(b, func(buf *bytes.Buffer) { registryScrape(b, reg, sf.format, buf) })
 		})
 	}
 	// What Prometheus asks for: OpenMetrics, gzipped. promhttp compresses
@@ -240,7 +356,7 @@ func BenchmarkScrape(b *testing.B) {
 			}
 			benchScrapes(b, func(buf *bytes.Buffer) {
 				zw.Reset(buf)
-				scrape(b, reg, expfmt.NewFormat(expfmt.TypeOpenMetrics), zw, false)
+				f.encodeScrape(b, &fw, expfmt.NewFormat(expfmt.TypeOpenMetrics), zw, false)
 				if err := zw.Close(); err != nil {
 					b.Fatal(err)
 				}

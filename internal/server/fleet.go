@@ -7,8 +7,6 @@ import (
 	"os"
 	"sync"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/etcd-monitor/etcd-monitor/collector"
 	"github.com/etcd-monitor/etcd-monitor/internal/status"
 )
@@ -54,18 +52,15 @@ func (f *fleet) checkers() collector.Checkers {
 // Snapshots implements collector.SnapshotSource over the current set.
 func (f *fleet) Snapshots() []*collector.Snapshot { return f.checkers().Snapshots() }
 
-// probeCollector gathers the probe metrics of the current set. It is an
-// unchecked collector (Describe sends nothing): the set of collectors
-// behind it changes at every reload, and each ProbeMetrics has the same
-// descriptors, which a checked registration would refuse twice.
-type probeCollector struct{ f *fleet }
-
-func (probeCollector) Describe(chan<- *prometheus.Desc) {}
-
-func (p probeCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, w := range p.f.list() {
-		w.probes.Collect(ch)
+// probeMetrics are the probe metrics of the current set, in configuration
+// order.
+func (f *fleet) probeMetrics() []*collector.ProbeMetrics {
+	set := f.list()
+	out := make([]*collector.ProbeMetrics, len(set))
+	for i, w := range set {
+		out[i] = w.probes
 	}
+	return out
 }
 
 // sources are the current set as the status model's sources.

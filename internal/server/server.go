@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
@@ -117,8 +116,6 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 		versioncollector.NewCollector("etcd_monitor"),
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(schedLatencies)),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collector.NewClusterCollector(&m.fleet),
-		probeCollector{&m.fleet},
 		m.reload,
 		m.sched,
 	)
@@ -244,14 +241,7 @@ func (m *Monitor) Handler() (http.Handler, error) {
 	for _, p := range m.api.Load().Paths() {
 		mux.Handle(p, apiHandler)
 	}
-	mux.Handle(m.opts.TelemetryPath, &gzipHandler{h: promhttp.HandlerFor(&sharedGather{g: m.Registry}, promhttp.HandlerOpts{
-		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelError),
-		EnableOpenMetrics: true,
-		// A broken metric must not hide the others.
-		ErrorHandling: promhttp.ContinueOnError,
-		// gzipHandler compresses, faster.
-		DisableCompression: true,
-	})})
+	mux.Handle(m.opts.TelemetryPath, &gzipHandler{h: &metricsHandler{reg: m.Registry, fleet: &m.fleet, logger: m.logger}})
 	mux.Handle("/-/reload", http.HandlerFunc(m.serveReload))
 	if m.opts.TelemetryPath != "/" {
 		if m.page.Load() == nil {
