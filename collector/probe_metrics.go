@@ -147,27 +147,31 @@ func writeProbeFamilies(probes []*ProbeMetrics, a *exposition.Arena, ms []*dto.M
 	if err := emit(namespace+"_probe_duration_seconds", probeDurationHelp, dto.MetricType_HISTOGRAM, ms); err != nil {
 		return err
 	}
-	ms = ms[:0]
-	for _, p := range probes {
-		ms = appendCollected(ms, a, p.failures)
-	}
+	ms = appendCollected(ms[:0], a, func(ch chan<- prometheus.Metric) {
+		for _, p := range probes {
+			p.failures.Collect(ch)
+		}
+	})
 	if err := emit(namespace+"_probe_failures_total", probeFailuresHelp, dto.MetricType_COUNTER, ms); err != nil {
 		return err
 	}
-	ms = ms[:0]
-	for _, p := range probes {
-		ms = appendCollected(ms, a, p.success)
-	}
+	ms = appendCollected(ms[:0], a, func(ch chan<- prometheus.Metric) {
+		for _, p := range probes {
+			p.success.Collect(ch)
+		}
+	})
 	return emit(namespace+"_probe_success", probeSuccessHelp, dto.MetricType_GAUGE, ms)
 }
 
-// appendCollected appends what c collects, written into messages of a (the
-// values client_golang allocates itself). Collect runs in a goroutine of its
-// own, as a registry runs it, and is always drained.
-func appendCollected(ms []*dto.Metric, a *exposition.Arena, c prometheus.Collector) []*dto.Metric {
-	ch := make(chan prometheus.Metric, 64)
+// appendCollected appends what collect sends, written into messages of a
+// (the values client_golang allocates itself), sorted by label values as a
+// registry sorts them (a vector collects in map order; two scrapes of the
+// same values must be the same). collect runs in one goroutine for the
+// whole family, as a registry runs a collector, and is always drained.
+func appendCollected(ms []*dto.Metric, a *exposition.Arena, collect func(chan<- prometheus.Metric)) []*dto.Metric {
+	ch := make(chan prometheus.Metric, 256)
 	go func() {
-		c.Collect(ch)
+		collect(ch)
 		close(ch)
 	}()
 	start := len(ms)
@@ -177,8 +181,6 @@ func appendCollected(ms []*dto.Metric, a *exposition.Arena, c prometheus.Collect
 			ms = append(ms, out)
 		}
 	}
-	// A vector collects in map order; a scrape is sorted, as a registry
-	// sorts it, so that two scrapes of the same values are the same.
 	slices.SortFunc(ms[start:], compareLabels)
 	return ms
 }

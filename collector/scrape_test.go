@@ -176,13 +176,21 @@ var scrapeFormats = []struct {
 	{"protobuf", "scrape.pb", expfmt.NewFormat(expfmt.TypeProtoDelim)},
 }
 
+// scraper is what internal/server's handler reuses from one scrape to the
+// next.
+type scraper struct {
+	families FamilyWriter
+	enc      exposition.Encoder
+}
+
 // encodeScrape writes the fleet in format f into w as internal/server's
 // handler does. With stripCreated, the created timestamps of counters and
 // histograms (when the test made them, the only values that depend on the
 // clock) are dropped before encoding.
-func (f *testFleet) encodeScrape(tb testing.TB, fw *FamilyWriter, format expfmt.Format, w io.Writer, stripCreated bool) {
-	enc := exposition.NewEncoder(w, format)
-	err := fw.Write(f.snaps, f.probes, func(mf *dto.MetricFamily) error {
+func (f *testFleet) encodeScrape(tb testing.TB, sc *scraper, format expfmt.Format, w io.Writer, stripCreated bool) {
+	enc := &sc.enc
+	enc.Reset(w, format)
+	err := sc.families.Write(f.snaps, f.probes, func(mf *dto.MetricFamily) error {
 		if stripCreated {
 			stripCreatedTimestamps(mf)
 		}
@@ -197,15 +205,17 @@ func (f *testFleet) encodeScrape(tb testing.TB, fw *FamilyWriter, format expfmt.
 }
 
 // registryScrape gathers g and encodes it in format f into w, as promhttp
-// does.
-func registryScrape(tb testing.TB, g prometheus.Gatherer, f expfmt.Format, w io.Writer) {
+// does (stripCreated as for encodeScrape).
+func registryScrape(tb testing.TB, g prometheus.Gatherer, f expfmt.Format, w io.Writer, stripCreated bool) {
 	mfs, err := g.Gather()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	enc := expfmt.NewEncoder(w, f)
 	for _, mf := range mfs {
-		stripCreatedTimestamps(mf)
+		if stripCreated {
+			stripCreatedTimestamps(mf)
+		}
 		if err := enc.Encode(mf); err != nil {
 			tb.Fatal(err)
 		}
@@ -236,16 +246,16 @@ func stripCreatedTimestamps(mf *dto.MetricFamily) {
 // file holds the native histograms, which the text formats do not show).
 func TestScrapeExposition(t *testing.T) {
 	f := newTestFleet(2)
-	var fw FamilyWriter // one writer for every scrape, as a pooled one is reused
+	var sc scraper // one for every scrape, as a pooled one is reused
 	want := map[string][]byte{}
 	for _, sf := range scrapeFormats {
 		var buf bytes.Buffer
-		f.encodeScrape(t, &fw, sf.format, &buf, true)
+		f.encodeScrape(t, &sc, sf.format, &buf, true)
 		want[sf.file] = buf.Bytes()
 		// A second scrape shows the same: nothing is consumed or
 		// accumulated by scraping, and the reused arenas hold nothing over.
 		var again bytes.Buffer
-		f.encodeScrape(t, &fw, sf.format, &again, true)
+		f.encodeScrape(t, &sc, sf.format, &again, true)
 		if !bytes.Equal(buf.Bytes(), again.Bytes()) {
 			t.Errorf("%s: a second scrape differs at line %d", sf.name, golden.FirstDiffLine(buf.Bytes(), again.Bytes()))
 		}
@@ -261,11 +271,11 @@ func TestScrapeExposition(t *testing.T) {
 func TestFamilyWriterMatchesRegistry(t *testing.T) {
 	f := newTestFleet(60)
 	reg := f.registry(prometheus.NewPedanticRegistry())
-	var fw FamilyWriter
+	var sc scraper
 	for _, sf := range scrapeFormats {
 		var ours, theirs bytes.Buffer
-		f.encodeScrape(t, &fw, sf.format, &ours, true)
-		registryScrape(t, reg, sf.format, &theirs)
+		f.encodeScrape(t, &sc, sf.format, &ours, true)
+		registryScrape(t, reg, sf.format, &theirs, true)
 		if sf.name == "protobuf" {
 			a, b := decodeSorted(t, ours.Bytes()), decodeSorted(t, theirs.Bytes())
 			if len(a) != len(b) {
@@ -331,16 +341,16 @@ func decodeSorted(t *testing.T, b []byte) []*dto.MetricFamily {
 // promhttp does, which is what /metrics did until 27 Nov 2026.
 func BenchmarkScrape(b *testing.B) {
 	f := newTestFleet(1000)
-	var fw FamilyWriter
+	var sc scraper
 	for _, sf := range scrapeFormats {
 		b.Run(sf.name, func(b *testing.B) {
-			benchScrapes(b, func(buf *bytes.Buffer) { f.encodeScrape(b, &fw, sf.format, buf, false) })
+			benchScrapes(b, func(buf *bytes.Buffer) { f.encodeScrape(b, &sc, sf.format, buf, false) })
 		})
 	}
 	reg := f.registry(prometheus.NewRegistry())
 	for _, sf := range scrapeFormats {
 		b.Run("registry-"+sf.name, func(b *testing.B) {
-			benchScrapes(b, func(buf *bytes.Buffer) { registryScrape(b, reg, sf.format, buf) })
+			benchScrapes(b, func(buf *bytes.Buffer) { registryScrape(b, reg, sf.format, buf, false) })
 		})
 	}
 	// What Prometheus asks for: OpenMetrics, gzipped. promhttp compresses
@@ -356,7 +366,7 @@ func BenchmarkScrape(b *testing.B) {
 			}
 			benchScrapes(b, func(buf *bytes.Buffer) {
 				zw.Reset(buf)
-				f.encodeScrape(b, &fw, expfmt.NewFormat(expfmt.TypeOpenMetrics), zw, false)
+				f.encodeScrape(b, &sc, expfmt.NewFormat(expfmt.TypeOpenMetrics), zw, false)
 				if err := zw.Close(); err != nil {
 					b.Fatal(err)
 				}
