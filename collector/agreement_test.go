@@ -116,12 +116,13 @@ func TestProbeLatencyAgreesWithPlainClient(t *testing.T) {
 	samples := func(op string, from, to time.Time) (probe, plain []time.Duration) {
 		for _, ch := range chs {
 			ch.recent.mu.Lock()
+			lo, hi := from.Sub(ch.recent.epoch), to.Sub(ch.recent.epoch)
 			for k, ss := range ch.recent.samples {
 				if k[1] != op {
 					continue
 				}
 				for _, s := range ss {
-					if s.at.After(from) && s.at.Before(to) {
+					if s.at > lo && s.at < hi {
 						probe = append(probe, s.d)
 					}
 				}

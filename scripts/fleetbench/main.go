@@ -258,25 +258,21 @@ func run(ctx context.Context, o options) (err error) {
 }
 
 // measureScrapes times o.scrapes scrapes while sampling the monitor's RSS.
+// Before them it samples the RSS for as long, unscraped: the process's heap
+// grows between garbage collections whether it is scraped or not (its gRPC
+// calls allocate steadily), so the peak of that control period, not a
+// single sample before the scrapes, is what shows what scraping adds.
 func measureScrapes(ctx context.Context, r *report, pid int, url string, o options) error {
 	r.ScrapeFormat = o.scrapeFormat
 	r.RSSBeforeScrapesMiB = num(mustRSS(pid))
-	stop := make(chan struct{})
-	peak := make(chan float64)
-	go func() {
-		top := 0.0
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				peak <- top
-				return
-			case <-t.C:
-				top = math.Max(top, mustRSS(pid))
-			}
-		}
-	}()
+	control := time.Duration(o.scrapes) * (o.scrapeGap + 500*time.Millisecond)
+	stopControl := sampleRSSPeak(pid)
+	if err := sleep(ctx, control); err != nil {
+		stopControl()
+		return err
+	}
+	r.RSSControlMaxMiB, r.RSSControlSeconds = num(stopControl()), control.Seconds()
+	stop := sampleRSSPeak(pid)
 	var ms, size []float64
 	var err error
 	for i := range o.scrapes {
@@ -294,11 +290,35 @@ func measureScrapes(ctx context.Context, r *report, pid int, url string, o optio
 			break
 		}
 	}
-	close(stop)
-	r.RSSDuringScrapesMaxMiB = num(<-peak)
+	r.RSSDuringScrapesMaxMiB = num(stop())
 	r.ScrapeMs = summary(ms)
 	r.ScrapeMiB = num(median(size) / (1 << 20))
 	return err
+}
+
+// sampleRSSPeak samples the RSS of pid every 100 ms until the returned
+// function is called, which returns the highest sample (MiB).
+func sampleRSSPeak(pid int) func() float64 {
+	stop := make(chan struct{})
+	peak := make(chan float64)
+	go func() {
+		top := mustRSS(pid)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				peak <- top
+				return
+			case <-t.C:
+				top = math.Max(top, mustRSS(pid))
+			}
+		}
+	}()
+	return func() float64 {
+		close(stop)
+		return <-peak
+	}
 }
 
 func buildMonitor(ctx context.Context, dir string) (string, error) {

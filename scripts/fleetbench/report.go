@@ -58,6 +58,8 @@ type report struct {
 	ScrapeMiB              num                `json:"scrape_mib"`
 	Series                 int                `json:"series"`
 	RSSBeforeScrapesMiB    num                `json:"rss_before_scrapes_mib"`
+	RSSControlMaxMiB       num                `json:"rss_control_max_mib"`
+	RSSControlSeconds      float64            `json:"rss_control_seconds"`
 	RSSDuringScrapesMaxMiB num                `json:"rss_during_scrapes_max_mib"`
 	Targets                []target           `json:"targets"`
 }
@@ -231,7 +233,8 @@ func (r *report) print(w io.Writer) {
 		samples = "samples counted in text scrapes only"
 	}
 	fmt.Fprintf(t, "scrape (%s)\tmedian %.1f ms, p99 %.1f ms (n=%d), %.2f MiB, %s\n", r.ScrapeFormat, r.ScrapeMs.Median, r.ScrapeMs.P99, r.ScrapeMs.N, r.ScrapeMiB, samples)
-	fmt.Fprintf(t, "RSS around scrapes\t%.1f MiB before, %.1f MiB max during\n", r.RSSBeforeScrapesMiB, r.RSSDuringScrapesMaxMiB)
+	fmt.Fprintf(t, "RSS around scrapes\t%.1f MiB before, %.1f MiB max over %.0f s unscraped, %.1f MiB max during the scrapes\n",
+		r.RSSBeforeScrapesMiB, r.RSSControlMaxMiB, r.RSSControlSeconds, r.RSSDuringScrapesMaxMiB)
 	for _, rr := range r.Rounds {
 		fmt.Fprintf(t, "%s rounds (window)\t%.0f ran, %.0f late, %.0f skipped: %.2f%% behind (the monitor's own lateness)\n",
 			rr.Kind, rr.Ran, rr.Late, rr.Skipped, 100*rr.Behind)
