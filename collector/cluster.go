@@ -60,14 +60,7 @@ func (c *ClusterCollector) Collect(ch chan<- prometheus.Metric) {
 		labels[i] = newSnapLabels(a, s)
 	}
 	for i := range snapFamilies {
-		f := &snapFamilies[i]
-		b := familyBuilder{a: a, counter: f.typ == dto.MetricType_COUNTER}
-		for j, s := range snaps {
-			if s != nil {
-				f.write(&b, s, &labels[j])
-			}
-		}
-		for _, m := range b.metrics {
+		for _, m := range snapFamilies[i].build(a, snaps, labels, nil) {
 			ch <- builtMetric{c.descs[i], m}
 		}
 	}

@@ -27,6 +27,18 @@ type snapFamily struct {
 	write      func(b *familyBuilder, s *Snapshot, l *snapLabels)
 }
 
+// build appends the family's series of every snapshot to ms, built in a;
+// labels are the snapshots' label pairs, index for index.
+func (f *snapFamily) build(a *exposition.Arena, snaps []*Snapshot, labels []snapLabels, ms []*dto.Metric) []*dto.Metric {
+	b := familyBuilder{a: a, counter: f.typ == dto.MetricType_COUNTER, metrics: ms}
+	for j, s := range snaps {
+		if s != nil {
+			f.write(&b, s, &labels[j])
+		}
+	}
+	return b.metrics
+}
+
 // snapLabels are one snapshot's label pairs, built once per scrape and
 // shared by its series in every family.
 type snapLabels struct {
@@ -248,14 +260,8 @@ func (w *FamilyWriter) Write(snaps []*Snapshot, probes []*ProbeMetrics, fn func(
 	}
 	for i := range snapFamilies {
 		f := &snapFamilies[i]
-		b := familyBuilder{a: &w.family, counter: f.typ == dto.MetricType_COUNTER, metrics: w.metrics[:0]}
-		for j, s := range snaps {
-			if s != nil {
-				f.write(&b, s, &w.snapLabels[j])
-			}
-		}
-		w.metrics = b.metrics
-		if err := w.emit(f.name, f.help, f.typ, b.metrics, fn); err != nil {
+		w.metrics = f.build(&w.family, snaps, w.snapLabels, w.metrics[:0])
+		if err := w.emit(f.name, f.help, f.typ, w.metrics, fn); err != nil {
 			return err
 		}
 	}
