@@ -2,6 +2,7 @@ package localetcd
 
 import (
 	"context"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -72,5 +73,45 @@ func TestClusterLifecycle(t *testing.T) {
 	}
 	if learners != 1 || len(ml.Members) != 4 || !l.Learner() {
 		t.Fatalf("member list after AddLearner: %d members, %d learners", len(ml.Members), learners)
+	}
+}
+
+// A port the member listens on behind its proxy, taken by someone else
+// while the member was stopped (a parallel test package, as CI once saw):
+// the restart moves etcd to a fresh port, and clients keep the member's
+// URL. Both the embedded and the process form (with ETCD_BIN).
+func TestRestartOnATakenListenPort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Options{Members: 1, Binary: os.Getenv("ETCD_BIN")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m := c.Members()[0]
+	if err := m.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	taken := m.clientListen
+	l, err := net.Listen("tcp", hostOf(taken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := m.Restart(); err != nil {
+		t.Fatalf("restart with its listen port taken: %v", err)
+	}
+	if m.clientListen == taken {
+		t.Errorf("still listening on %s", taken)
+	}
+	cli, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer pcancel()
+	if _, err := cli.Put(pctx, "k", "v"); err != nil {
+		t.Fatalf("put through the member's URL after the move: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -87,21 +88,61 @@ func (m *Member) start(initialCluster, state string) error {
 	if m.etcd != nil || m.proc != nil {
 		return nil
 	}
-	if err := m.startProxies(); err != nil {
-		return fmt.Errorf("starting member %s: %w", m.Name, err)
-	}
-	var err error
-	if m.cluster.opts.Binary != "" {
-		err = m.startProcess(initialCluster, state)
-	} else {
-		err = m.startEmbedded(initialCluster, state)
-	}
-	if err != nil {
+	// The ports etcd listens on behind the proxies were free when the
+	// member was made, but another process (a parallel test package) may
+	// have taken one since: etcd then fails to listen before it touches
+	// its data, and starts again on fresh ports. The proxies' ports, the
+	// member's advertised URLs in the member list, stay.
+	// A port found taken before the start is moved at once: a process's
+	// readiness check (a connection to the port) would take whoever holds
+	// it for etcd.
+	for attempt := 1; ; attempt++ {
+		if err := m.startProxies(); err != nil {
+			return fmt.Errorf("starting member %s: %w", m.Name, err)
+		}
+		err := errTaken
+		if listenFree(m.clientListen) && listenFree(m.peerListen) {
+			if m.cluster.opts.Binary != "" {
+				err = m.startProcess(initialCluster, state)
+			} else {
+				err = m.startEmbedded(initialCluster, state)
+			}
+		}
+		if err == nil {
+			break
+		}
 		m.closeProxiesLocked()
-		return fmt.Errorf("starting member %s: %w", m.Name, err)
+		if attempt == 5 || !strings.Contains(err.Error(), errTaken.Error()) {
+			return fmt.Errorf("starting member %s: %w", m.Name, err)
+		}
+		ports, perr := freePorts(2)
+		if perr != nil {
+			return fmt.Errorf("starting member %s: %w (and no fresh ports: %v)", m.Name, err, perr)
+		}
+		m.lg.Info("listen port taken meanwhile, starting on fresh ones", zap.Error(err))
+		m.clientListen, m.peerListen = withPort(m.clientListen, ports[0]), withPort(m.peerListen, ports[1])
 	}
 	m.stoppedByUser = false
 	return nil
+}
+
+// errTaken is what a listener says of a port another process holds.
+var errTaken = errors.New("address already in use")
+
+// listenFree reports whether the loopback URL's port can be listened on now.
+func listenFree(u string) bool {
+	l, err := net.Listen("tcp", hostOf(u))
+	if err != nil {
+		return false
+	}
+	_ = l.Close()
+	return true
+}
+
+// withPort is the loopback URL u ("http://127.0.0.1:1234") on port p.
+func withPort(u string, p int) string {
+	scheme, _, _ := strings.Cut(u, "://")
+	return fmt.Sprintf("%s://127.0.0.1:%d", scheme, p)
 }
 
 func (m *Member) quotaBytes() int64 {
