@@ -28,7 +28,7 @@ type SnapshotSource interface {
 
 // ClusterCollector is the snapshots' families as a prometheus.Collector,
 // for a registry of one's own (tests, an embedding program). The monitor's
-// /metrics writes the same families without a registry (FamilyWriter).
+// /metrics writes the same families without a registry (Scraper).
 // It only reads published snapshots, so a scrape never waits on a member.
 type ClusterCollector struct {
 	src   SnapshotSource

@@ -239,20 +239,20 @@ var snapFamilies = func() []snapFamily {
 	return fs
 }()
 
-// FamilyWriter writes the fleet's families. It keeps its arenas between
-// scrapes; it is not safe for concurrent use (pool one per scrape).
-type FamilyWriter struct {
+// familyWriter writes the fleet's families. It keeps its arenas between
+// scrapes; it is not safe for concurrent use.
+type familyWriter struct {
 	labels, family exposition.Arena
 	snapLabels     []snapLabels
 	mf             dto.MetricFamily
 	metrics        []*dto.Metric
 }
 
-// Write calls fn with every family of the snapshots and probe metrics, one
+// write calls fn with every family of the snapshots and probe metrics, one
 // at a time, snapshots' families first, each sorted by name. A family is
 // valid only during its call. Series are in the order of snaps and of each
 // snapshot's members. An error of fn ends the writing.
-func (w *FamilyWriter) Write(snaps []*Snapshot, probes []*ProbeMetrics, fn func(*dto.MetricFamily) error) error {
+func (w *familyWriter) write(snaps []*Snapshot, probes []*ProbeMetrics, fn func(*dto.MetricFamily) error) error {
 	defer w.labels.Reset()
 	w.snapLabels = w.snapLabels[:0]
 	for _, s := range snaps {
@@ -273,7 +273,7 @@ func (w *FamilyWriter) Write(snaps []*Snapshot, probes []*ProbeMetrics, fn func(
 
 // emit hands out one family (none without series: the exposition formats
 // have no empty families) and takes its messages back.
-func (w *FamilyWriter) emit(name, help string, typ dto.MetricType, ms []*dto.Metric, fn func(*dto.MetricFamily) error) error {
+func (w *familyWriter) emit(name, help string, typ dto.MetricType, ms []*dto.Metric, fn func(*dto.MetricFamily) error) error {
 	defer w.family.Reset()
 	if len(ms) == 0 {
 		return nil

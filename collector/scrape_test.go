@@ -17,13 +17,12 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/etcd-monitor/etcd-monitor/internal/exposition"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/cputime"
 	"github.com/etcd-monitor/etcd-monitor/internal/testenv/golden"
 )
 
 // This file measures and pins what a /metrics scrape of a fleet costs and
-// shows: the fleet's families as internal/server writes them (FamilyWriter
+// shows: the fleet's families as internal/server writes them (Scraper
 // and the exposition encoders) over hand-built snapshots, no etcd needed,
 // and that they are what a registry of the same collectors would gather.
 
@@ -176,30 +175,19 @@ var scrapeFormats = []struct {
 	{"protobuf", "scrape.pb", expfmt.NewFormat(expfmt.TypeProtoDelim)},
 }
 
-// scraper is what internal/server's handler reuses from one scrape to the
-// next.
-type scraper struct {
-	families FamilyWriter
-	enc      exposition.Encoder
-}
-
 // encodeScrape writes the fleet in format f into w as internal/server's
 // handler does. With stripCreated, the created timestamps of counters and
 // histograms (when the test made them, the only values that depend on the
 // clock) are dropped before encoding.
-func (f *testFleet) encodeScrape(tb testing.TB, sc *scraper, format expfmt.Format, w io.Writer, stripCreated bool) {
-	enc := &sc.enc
-	enc.Reset(w, format)
-	err := sc.families.Write(f.snaps, f.probes, func(mf *dto.MetricFamily) error {
-		if stripCreated {
+func (f *testFleet) encodeScrape(tb testing.TB, sc *Scraper, format expfmt.Format, w io.Writer, stripCreated bool) {
+	var each func(*dto.MetricFamily) bool
+	if stripCreated {
+		each = func(mf *dto.MetricFamily) bool {
 			stripCreatedTimestamps(mf)
+			return true
 		}
-		return enc.Encode(mf)
-	})
-	if err == nil {
-		err = enc.Close()
 	}
-	if err != nil {
+	if err := sc.Write(w, format, nil, f.snaps, f.probes, each); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -246,7 +234,7 @@ func stripCreatedTimestamps(mf *dto.MetricFamily) {
 // file holds the native histograms, which the text formats do not show).
 func TestScrapeExposition(t *testing.T) {
 	f := newTestFleet(2)
-	var sc scraper // one for every scrape, as a pooled one is reused
+	var sc Scraper // one for every scrape, as a pooled one is reused
 	want := map[string][]byte{}
 	for _, sf := range scrapeFormats {
 		var buf bytes.Buffer
@@ -263,15 +251,15 @@ func TestScrapeExposition(t *testing.T) {
 	golden.Files(t, "testdata", want, "", "go test ./collector -run TestScrapeExposition -update")
 }
 
-// TestFamilyWriterMatchesRegistry: what /metrics writes without a registry
+// TestScrapeMatchesRegistry: what /metrics writes without a registry
 // is what a pedantic registry of the same collectors gathers (every series
 // checked against its descriptor), in every format, up to the order of the
 // series within a family (the registry sorts them by label values, the
 // writer keeps the configuration's order). 60 clusters: three degraded.
-func TestFamilyWriterMatchesRegistry(t *testing.T) {
+func TestScrapeMatchesRegistry(t *testing.T) {
 	f := newTestFleet(60)
 	reg := f.registry(prometheus.NewPedanticRegistry())
-	var sc scraper
+	var sc Scraper
 	for _, sf := range scrapeFormats {
 		var ours, theirs bytes.Buffer
 		f.encodeScrape(t, &sc, sf.format, &ours, true)
@@ -341,7 +329,7 @@ func decodeSorted(t *testing.T, b []byte) []*dto.MetricFamily {
 // promhttp does, which is what /metrics did until 27 Nov 2026.
 func BenchmarkScrape(b *testing.B) {
 	f := newTestFleet(1000)
-	var sc scraper
+	var sc Scraper
 	for _, sf := range scrapeFormats {
 		b.Run(sf.name, func(b *testing.B) {
 			benchScrapes(b, func(buf *bytes.Buffer) { f.encodeScrape(b, &sc, sf.format, buf, false) })

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,13 +12,12 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/etcd-monitor/etcd-monitor/collector"
-	"github.com/etcd-monitor/etcd-monitor/internal/exposition"
 )
 
 // metricsHandler serves the telemetry path: the registry's families (the
 // monitor's own: build, Go, process, reloads, scheduling), then the fleet's,
-// written a family at a time (collector.FamilyWriter) in the format the
-// scraper negotiated. promhttp would gather every series of the fleet into
+// written a family at a time (collector.Scraper) in the format the
+// client negotiated. promhttp would gather every series of the fleet into
 // memory first: at 1,000 clusters 70 MB of messages per scrape, checked and
 // sorted, which took most of a scrape's time and raised the process's RSS
 // by a fifth while Prometheus scraped (docs/performance-fleet.md).
@@ -31,9 +31,8 @@ type metricsHandler struct {
 // scrapeState is what a scrape reuses of the previous one: the arenas and
 // buffers grown to the fleet's largest family.
 type scrapeState struct {
-	families collector.FamilyWriter
-	enc      exposition.Encoder
-	bw       *bufio.Writer
+	scraper collector.Scraper
+	bw      *bufio.Writer
 }
 
 func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -52,39 +51,18 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer h.scrapes.Put(st)
 	st.bw.Reset(w)
-	defer st.bw.Reset(nil) // the pool must not keep the response
-	enc := &st.enc
-	enc.Reset(st.bw, format)
-	var only map[string]bool // promhttp's name[] filter
+	defer st.bw.Reset(nil)                // the pool must not keep the response
+	var only func(*dto.MetricFamily) bool // promhttp's name[] filter
 	if names := r.URL.Query()["name[]"]; len(names) > 0 {
-		only = map[string]bool{}
-		for _, n := range names {
-			only[n] = true
-		}
+		only = func(mf *dto.MetricFamily) bool { return slices.Contains(names, mf.GetName()) }
 	}
-	encode := func(mf *dto.MetricFamily) error {
-		if only != nil && !only[mf.GetName()] {
-			return nil
-		}
-		return enc.Encode(mf)
-	}
-	for _, mf := range mfs {
-		if err = encode(mf); err != nil {
-			break
-		}
-	}
-	if err == nil {
-		err = st.families.Write(h.fleet.Snapshots(), h.fleet.probeMetrics(), encode)
-	}
-	if err == nil {
-		err = enc.Close()
-	}
+	err = st.scraper.Write(st.bw, format, mfs, h.fleet.Snapshots(), h.fleet.probeMetrics(), only)
 	if err == nil {
 		err = st.bw.Flush()
 	}
 	if err != nil {
-		// Headers are out: the scraper sees a truncated body, which it
-		// refuses; nearly always the scraper went away.
+		// Headers are out: the client sees a truncated body, which it
+		// refuses; nearly always it went away.
 		h.logger.Warn("writing a scrape", "err", err)
 	}
 }
