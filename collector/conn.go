@@ -167,6 +167,7 @@ func (c *memberConn) conn() (*grpc.ClientConn, error) {
 	cc, err := grpc.NewClient("passthrough:///"+u.Host, append(opts,
 		grpc.WithTransportCredentials(tc),
 		grpc.WithPerRPCCredentials(tokenCreds{c}),
+		grpc.WithUnaryInterceptor(sendNoTimeout),
 		// Keepalive detects a member that stopped answering on an open
 		// connection, so the next call redials instead of waiting on it.
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: c.cfg.RequestTimeout}),
