@@ -11,6 +11,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 )
 
@@ -55,6 +56,21 @@ func TestCallDeadlineEndsTheRequestWithoutBeingSent(t *testing.T) {
 	ep := "http://" + lis.Addr().String()
 	c := newMemberConn(connFor(t, []string{ep}), &http.Client{}, ep)
 	t.Cleanup(c.close)
+
+	// Connected first, so that the request reaches the server well within
+	// its deadline even on a loaded machine.
+	cc, err := c.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.Connect()
+	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer wcancel()
+	for st := cc.GetState(); st != connectivity.Ready; st = cc.GetState() {
+		if !cc.WaitForStateChange(wctx, st) {
+			t.Fatalf("no connection to the test server within 30 s (%v)", st)
+		}
+	}
 
 	const timeout = 2 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
