@@ -90,9 +90,6 @@ func configFields() map[string]bool {
 // long as the monitor, so the guard holds across reloads that rebuild the API.
 type Benchmarks struct{ busy atomic.Bool }
 
-// running reports whether a benchmark is under way.
-func (b *Benchmarks) running() bool { return b.busy.Load() }
-
 // runBenchmark runs the benchmark a request body describes against the
 // watched cluster, with its connection settings.
 func runBenchmark(ctx context.Context, cluster collector.ClusterConfig, body []byte) (any, error) {

@@ -3,7 +3,6 @@ package etcdconn
 import (
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -56,12 +55,6 @@ func RegisterFlags(app FlagRegisterer, defaultEndpoints string) *Flags {
 	app.Flag("etcd.username", "etcd user (auth enabled clusters).").StringVar(&f.cfg.Username)
 	app.Flag("etcd.password-file", "File holding the etcd user's password (never given as a flag).").StringVar(&f.cfg.PasswordFile)
 	return f
-}
-
-// Timeouts returns the dial and request timeout flags as given, for
-// settings that other sources (a config file) inherit.
-func (f *Flags) Timeouts() (dial, request time.Duration) {
-	return f.cfg.DialTimeout, f.cfg.RequestTimeout
 }
 
 // Raw returns the settings as given, endpoints split, nothing checked: for
@@ -123,6 +116,3 @@ func (f *Flags) AsUsage(err error) error {
 	}
 	return cli.Usagef("%v", err)
 }
-
-// AsUsage is (*Flags).AsUsage for callers without the flags at hand.
-func AsUsage(err error) error { return (*Flags)(nil).AsUsage(err) }

@@ -17,9 +17,6 @@ import (
 // define its own -update flag.
 var update = flag.Bool("update", false, "rewrite the committed generated files instead of comparing them")
 
-// Updating reports whether the test runs with -update.
-func Updating() bool { return *update }
-
 // Files compares want (file names relative to dir, and their generated
 // content) with the files in dir. Committed files matching stale (a glob
 // relative to dir, or "" for none) that the generator no longer writes are
