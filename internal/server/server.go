@@ -65,14 +65,16 @@ type Options struct {
 	MaxRoundsInFlight int
 }
 
-// Monitor is a running set of checkers and the registry that exposes them.
+// Monitor is a running set of checkers and the handlers that expose them.
 // The set changes at a reload (Apply); everything that reads it (the
 // metrics, the API, the status page, the trends) reads the current one.
 type Monitor struct {
-	opts     Options
-	logger   *slog.Logger
-	fleet    fleet
-	Registry *prometheus.Registry
+	opts   Options
+	logger *slog.Logger
+	fleet  fleet
+	// registry holds the monitor's own metrics (build, Go, process,
+	// reloads, scheduling); the fleet's are written by metricsHandler.
+	registry *prometheus.Registry
 	Alerts   *alerthistory.Store
 	// Trends records the last hour of every cluster for the status page.
 	Trends *status.Recorder
@@ -111,8 +113,8 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 	m.sched = collector.NewScheduler(opts.MaxRoundsInFlight)
 	// Our own registry: in demo mode, etcd's in-process servers register
 	// their metrics on the default one, and those belong to etcd's /metrics.
-	m.Registry = prometheus.NewRegistry()
-	m.Registry.MustRegister(
+	m.registry = prometheus.NewRegistry()
+	m.registry.MustRegister(
 		versioncollector.NewCollector("etcd_monitor"),
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(schedLatencies)),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -241,7 +243,7 @@ func (m *Monitor) Handler() (http.Handler, error) {
 	for _, p := range m.api.Load().Paths() {
 		mux.Handle(p, apiHandler)
 	}
-	mux.Handle(m.opts.TelemetryPath, &gzipHandler{h: &metricsHandler{reg: m.Registry, fleet: &m.fleet, logger: m.logger}})
+	mux.Handle(m.opts.TelemetryPath, &gzipHandler{h: &metricsHandler{reg: m.registry, fleet: &m.fleet, logger: m.logger}})
 	mux.Handle("/-/reload", http.HandlerFunc(m.serveReload))
 	if m.opts.TelemetryPath != "/" {
 		if m.page.Load() == nil {
